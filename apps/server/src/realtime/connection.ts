@@ -1,0 +1,91 @@
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { channelKind } from '@reusable-chat/protocol';
+import { encodeTextFrame } from './ws-frame.ts';
+
+/**
+ * One Pusher connection. Writes bypass `ws`'s per-message framing: frames are pre-encoded (ws-frame.ts) and
+ * written to the raw TCP socket, corked for the rest of the tick so a burst to one socket goes out in one
+ * writev. `ws` still reads, answers protocol pings and performs the close handshake; with permessage-deflate
+ * off its sender never queues, so both writers keep their order on the one socket.
+ */
+export class RealtimeConnection {
+  /** Channels joined through pusher:subscribe. */
+  readonly channels = new Set<string>();
+  /** Presence channel → the user id this socket joined it as. */
+  readonly presence = new Map<string, string>();
+  /** Presence channel → the user_info it was signed with (to restore the shared state after a Redis loss). */
+  readonly presenceInfo = new Map<string, unknown>();
+  /** Set by pusher:signin. */
+  userId: string | undefined;
+  /** The workspace of the signed user_data, when it names one (quota W-21). */
+  workspaceId: string | undefined;
+  lastActivityMs: number;
+  pingSentAtMs = 0;
+  readonly connectedAtMs: number;
+  clientEventWindowStartMs = 0;
+  clientEventsInWindow = 0;
+  rejectedInWindow = 0;
+  abusiveWindows = 0;
+  isClosed = false;
+  isCorked = false;
+  /** Messages of one socket are handled in order, even when a step awaits the cluster state. */
+  queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly socketId: string,
+    readonly ws: WebSocket,
+    readonly raw: Duplex,
+    private readonly onCork: (connection: RealtimeConnection) => void,
+    nowMs: number,
+    /** The client address the per-IP quota counts (W-21). */
+    readonly ip: string,
+  ) {
+    this.lastActivityMs = nowMs;
+    this.connectedAtMs = nowMs;
+  }
+
+  /** "Authorized connections" (pusher-protocol.md §1.4): signed in, or joined a private/presence channel. */
+  get isAuthorized(): boolean {
+    if (this.userId !== undefined || this.presence.size > 0) return true;
+    for (const channel of this.channels) if (channelKind(channel) !== 'public') return true;
+    return false;
+  }
+
+  /** Bytes waiting in user space for this socket: what a slow consumer piles up (checklist W-18). */
+  get bufferedBytes(): number {
+    return this.raw.writableLength;
+  }
+
+  writeFrame(frame: Buffer): void {
+    if (this.isClosed) return;
+    if (!this.isCorked) {
+      this.isCorked = true;
+      this.raw.cork();
+      this.onCork(this);
+    }
+    this.raw.write(frame);
+  }
+
+  sendText(text: string): void {
+    this.writeFrame(encodeTextFrame(text));
+  }
+
+  uncork(): void {
+    if (!this.isCorked) return;
+    this.isCorked = false;
+    this.raw.uncork();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.uncork();
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.isClosed = true;
+    this.ws.terminate();
+  }
+}

@@ -1,0 +1,79 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..');
+
+/** Resident set size of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+export interface ServerChild {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  request<T>(message: Record<string, unknown>, replyType: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts bench/lib/serve-child.ts (the real startServer) with the given environment and waits until it
+ * listens. A child that does not come up within `startTimeoutMs` is killed, so the suite always ends.
+ */
+export async function startServerChild(env: Record<string, string>, startTimeoutMs = 120_000): Promise<ServerChild> {
+  const child = fork(path.join(here, 'serve-child.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('bench server did not start in time'));
+    }, startTimeoutMs);
+    child.on('message', (m: { type: string; url: string; pid: number }) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench server exited with code ${code}`));
+    });
+  });
+  return {
+    url: ready.url,
+    pid: ready.pid,
+    child,
+    request<T>(message: Record<string, unknown>, replyType: string) {
+      return new Promise<T>((resolve, reject) => {
+        const onMessage = (m: { type: string; message?: string }) => {
+          if (m.type === replyType) {
+            child.off('message', onMessage);
+            resolve(m as T);
+          } else if (m.type === 'error') {
+            child.off('message', onMessage);
+            reject(new Error(m.message));
+          }
+        };
+        child.on('message', onMessage);
+        child.send(message);
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

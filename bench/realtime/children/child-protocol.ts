@@ -1,0 +1,43 @@
+/**
+ * The IPC contract every server child of the realtime bench speaks, so the parent (the load generator, in
+ * its own process) drives ours and the baselines the same way:
+ *   → {type:'ready', port, pid}
+ *   ← {type:'publish', channel, event, data, count}   → {type:'published'}   (broadcast `count` events, back to back)
+ *   ← {type:'usage'}                                   → {type:'usage', cpuUs, rssBytes}   (after a GC)
+ *   ← {type:'stop'}                                    exits
+ */
+export interface PublishCommand {
+  type: 'publish';
+  channel: string;
+  event: string;
+  data: string;
+  count: number;
+}
+
+export interface UsageReply {
+  type: 'usage';
+  cpuUs: number;
+  rssBytes: number;
+}
+
+export function usage(): UsageReply {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+  const cpu = process.cpuUsage();
+  return { type: 'usage', cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss };
+}
+
+/** Wires the IPC commands to a child's publish and stop functions. */
+export function serveCommands(handlers: { publish(cmd: PublishCommand): Promise<void>; stop(): Promise<void> }): void {
+  process.on('message', (raw: unknown) => {
+    const msg = raw as { type: string };
+    if (msg.type === 'publish') {
+      void handlers.publish(msg as PublishCommand).then(() => process.send!({ type: 'published' }));
+    } else if (msg.type === 'usage') {
+      process.send!(usage());
+    } else if (msg.type === 'stop') {
+      void handlers.stop().finally(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -1,0 +1,260 @@
+/**
+ * Scale targets of issue 3, measured with the server(s) and the load generators in separate processes
+ * (a process holds at most ~20 000 open files): children/load.child.ts processes of ≤ 5 000 sockets each.
+ *   - one node: ≥ 19 000 idle subscribed sockets, server RSS per socket; 10 000 subscribes to one channel;
+ *   - restart: the node is stopped (4200 to every client) and started again on the same port; clients reconnect
+ *     with full-jitter back-off, resubscribe and fetch their gap over HTTP; every client must end on the last seq;
+ *   - three nodes sharing Redis: as many sockets as the box allows toward 50 000, one broadcast reaching all.
+ * Every phase is bounded (≤ ~90 s) and every child is stopped in `finally`, killed if it does not exit.
+ */
+import http from 'node:http';
+import { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
+
+interface Child {
+  readonly port: number;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  request<T>(message: Record<string, unknown>, reply: string): Promise<T>;
+  stop(): Promise<void>;
+}
+type StartChild = (file: string, env?: Record<string, string>) => Promise<Child>;
+
+export interface ScaleResult {
+  singleNode?: { target: number; held: number; failed: number; connectMs: number; bytesPerConnection: number; subscribeCount: number; subscribeOk: number; subscribeMs: number };
+  restart?: { clients: number; downMs: number; recoveredMsFromStop: number; recoveredMsFromReady: number; recovered: number; caughtUp: number; finalSeq: number; gapFetchesWhileConnected: number; withinMs: number };
+  cluster?: { target: number; held: number; failed: number; connectMs: number; broadcastReached: number; rssMbPerNode: number[]; note?: string };
+  errors: string[];
+}
+
+const APP = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef' };
+const STREAM = 'private-stream';
+const PER_LOAD_CHILD = 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: over ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The bench's stand-in for `GET …/messages?since_seq=`: every seq published after `since`. */
+function startHistory(): Promise<{ url: string; append(): number; latest(): number; close(): Promise<void> }> {
+  let latest = -1;
+  const server = http.createServer((req, res) => {
+    const since = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('since') ?? -1);
+    const seqs: number[] = [];
+    for (let s = Math.max(0, since + 1); s <= latest; s++) seqs.push(s);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ seqs }));
+  });
+  server.keepAliveTimeout = 1_000;
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        url: `http://127.0.0.1:${port}/history`,
+        append: () => ++latest,
+        latest: () => latest,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    });
+  });
+}
+
+interface LoadStatus { open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number }
+
+async function statusOf(loads: Child[]): Promise<LoadStatus> {
+  const all = await Promise.all(loads.map((l) => l.request<LoadStatus>({ type: 'status' }, 'status')));
+  return all.reduce((a, s) => ({
+    open: a.open + s.open,
+    streaming: a.streaming + s.streaming,
+    pendingRecovery: a.pendingRecovery + s.pendingRecovery,
+    lastSeqMin: Math.min(a.lastSeqMin, s.lastSeqMin),
+    lastSeqMax: Math.max(a.lastSeqMax, s.lastSeqMax),
+    recoveredAtMax: Math.max(a.recoveredAtMax, s.recoveredAtMax),
+    gapFetches: a.gapFetches + s.gapFetches,
+    reconnects: a.reconnects + s.reconnects,
+  }));
+}
+
+function serverEnv(dataDir: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    APP_SECRET: 'bench-app-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+    REVERB_APP_ID: 'bench-app',
+    REVERB_APP_KEY: APP.key,
+    REVERB_APP_SECRET: APP.secret,
+    REALTIME_MAX_CONNECTIONS: '60000',
+    // The whole load comes from a few loopback addresses: the per-address quota (W-21) is lifted for the bench.
+    REALTIME_MAX_CONNECTIONS_PER_IP: '60000',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+async function connectLoads(startChild: StartChild, started: Child[], urls: string[], total: number, history: string): Promise<{ loads: Child[]; held: number; failed: number; ms: number }> {
+  const n = Math.ceil(total / PER_LOAD_CHILD);
+  const loads = await Promise.all(Array.from({ length: n }, () => startChild('load.child.ts')));
+  started.push(...loads);
+  const t0 = performance.now();
+  const replies = await within(120_000, 'connect', Promise.all(loads.map((l, i) => l.request<{ open: number; failed: number }>({
+    type: 'connect',
+    urls,
+    count: Math.min(PER_LOAD_CHILD, total - i * PER_LOAD_CHILD),
+    channel: STREAM,
+    historyUrl: history,
+    // A source address per process keeps loopback ephemeral ports far from exhaustion.
+    localAddress: `127.0.0.${10 + i}`,
+    app: APP,
+  }, 'connected'))));
+  return { loads, held: replies.reduce((s, r) => s + r.open, 0), failed: replies.reduce((s, r) => s + r.failed, 0), ms: performance.now() - t0 };
+}
+
+async function stopAll(children: Child[]): Promise<void> {
+  await Promise.all(children.map((c) => c.stop().catch(() => c.process.kill('SIGKILL'))));
+  children.length = 0;
+}
+
+export async function runScaleBench(startChild: StartChild, dataDir: string, log: (m: string) => void): Promise<ScaleResult> {
+  const result: ScaleResult = { errors: [] };
+  const started: Child[] = [];
+  const history = await startHistory();
+  try {
+    // ── one node: hold, memory, subscribe speed, restart storm ──
+    const target = 19_000;
+    let server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0' }));
+    started.push(server);
+    const port = server.port;
+    const url = `ws://127.0.0.1:${port}`;
+    const before = await server.request<{ rssBytes: number }>({ type: 'usage' }, 'usage');
+    const { loads, held, failed, ms } = await connectLoads(startChild, started, [url], target, history.url);
+    log(`scale: ${held} held (${failed} failed) in ${Math.round(ms)} ms`);
+    await sleep(1_000);
+    const after = await server.request<{ rssBytes: number }>({ type: 'usage' }, 'usage');
+    const subscribeCount = 10_000;
+    const perLoad = Math.ceil(subscribeCount / loads.length);
+    const t0 = performance.now();
+    const subs = await within(60_000, 'subscribe', Promise.all(loads.map((l) => l.request<{ ok: number }>({ type: 'subscribe', channel: 'private-hot', count: perLoad }, 'subscribed'))));
+    const subscribeMs = performance.now() - t0;
+    result.singleNode = {
+      target, held, failed, connectMs: Math.round(ms),
+      bytesPerConnection: Math.round((after.rssBytes - before.rssBytes) / Math.max(1, held)),
+      subscribeCount: perLoad * loads.length, subscribeOk: subs.reduce((s, r) => s + r.ok, 0), subscribeMs: Math.round(subscribeMs),
+    };
+    log(`scale: single node ${JSON.stringify(result.singleNode)}`);
+
+    // Restart storm: a seq stream is published throughout (history is the source of truth, as in the product).
+    const publish = async (s: Child) => {
+      const seq = history.append();
+      await s.request({ type: 'publish', channel: STREAM, event: 'seq', data: JSON.stringify({ seq }), count: 1 }, 'published');
+    };
+    for (let i = 0; i < 5; i++) await publish(server);
+    await sleep(500);
+    let publishing = true;
+    let live: Child | null = server;
+    const ticker = (async () => {
+      while (publishing) {
+        if (live) await publish(live).catch(() => undefined);
+        else history.append(); // published while the node is down: only the history has it
+        await sleep(100);
+      }
+    })();
+    const stopAt = Date.now();
+    live = null;
+    await server.stop();
+    log(`scale: node stopped after ${Date.now() - stopAt} ms`);
+    started.splice(started.indexOf(server), 1);
+    server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: String(port) }));
+    started.push(server);
+    const readyAt = Date.now();
+    live = server;
+    const clients = held;
+    // Bounded: stop + start + 40 s + the 10 s settle keeps the restart scenario near 90 s.
+    const deadline = Date.now() + 40_000;
+    let status = await statusOf(loads);
+    while (Date.now() < deadline && (status.pendingRecovery > 0 || status.streaming < clients)) {
+      await sleep(250);
+      status = await statusOf(loads);
+      log(`scale: restart +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
+    }
+    publishing = false;
+    await ticker;
+    // A last few events through the live node; then every client must end on the final seq with no hole.
+    for (let i = 0; i < 3; i++) await publish(server);
+    const finalSeq = history.latest();
+    const settleBy = Date.now() + 10_000;
+    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    result.restart = {
+      clients,
+      downMs: readyAt - stopAt,
+      recoveredMsFromStop: status.recoveredAtMax - stopAt,
+      recoveredMsFromReady: status.recoveredAtMax - readyAt,
+      recovered: status.streaming,
+      caughtUp: status.lastSeqMin === finalSeq ? status.streaming : 0,
+      finalSeq,
+      gapFetchesWhileConnected: status.gapFetches,
+      withinMs: 10_000,
+    };
+    log(`scale: restart ${JSON.stringify(result.restart)} lastSeqMin=${status.lastSeqMin}`);
+    await stopAll(started);
+  } catch (err) {
+    result.errors.push(`single node: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll(started);
+  }
+
+  if (process.env.BENCH_REALTIME_SKIP_CLUSTER) {
+    await history.close();
+    return result;
+  }
+  // ── three nodes over Redis ──
+  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `rc-bench-${process.pid}:`;
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await within(3_000, 'redis', redis.connect());
+  } catch {
+    result.cluster = { target: 50_000, held: 0, failed: 0, connectMs: 0, broadcastReached: 0, rssMbPerNode: [], note: `Redis not reachable at ${redisUrl}` };
+    await history.close();
+    return result;
+  }
+  try {
+    const nodes = await Promise.all([0, 1, 2].map(() => startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: prefix }))));
+    started.push(...nodes);
+    const target = 50_000;
+    const { loads, held, failed, ms } = await connectLoads(startChild, started, nodes.map((n) => `ws://127.0.0.1:${n.port}`), target, history.url);
+    log(`scale: cluster ${held} held (${failed} failed) in ${Math.round(ms)} ms`);
+    const before = await statusOf(loads);
+    const seq = history.append();
+    await nodes[0]!.request({ type: 'publish', channel: STREAM, event: 'seq', data: JSON.stringify({ seq }), count: 1 }, 'published');
+    let reached = 0;
+    const by = Date.now() + 15_000;
+    while (Date.now() < by) {
+      const s = await statusOf(loads);
+      // lastSeq is -1 until the first event; every client that got this one now has lastSeq ≥ seq.
+      if (s.lastSeqMin >= seq) { reached = s.streaming; break; }
+      await sleep(250);
+    }
+    if (reached === 0) reached = -1;
+    const usages = await Promise.all(nodes.map((n) => n.request<{ rssBytes: number }>({ type: 'usage' }, 'usage')));
+    result.cluster = { target, held, failed, connectMs: Math.round(ms), broadcastReached: reached, rssMbPerNode: usages.map((u) => Math.round(u.rssBytes / 1_048_576)), ...(before.open < target ? { note: `${before.open} open` } : {}) };
+    log(`scale: cluster ${JSON.stringify(result.cluster)}`);
+  } catch (err) {
+    result.errors.push(`cluster: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await stopAll(started);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit().catch(() => undefined);
+    await history.close();
+  }
+  return result;
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "chat_users" ADD COLUMN "email_opt_out_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_due_idx" ON "webhook_deliveries" USING btree ("next_attempt_at") WHERE "webhook_deliveries"."status" in ('pending', 'failed');

@@ -1,0 +1,1 @@
+CREATE INDEX "blocks_blocked_idx" ON "blocks" USING btree ("workspace_id","blocked_user_id");

@@ -1,0 +1,17 @@
+export { MemoryPubSub } from './pubsub/memory-pubsub.ts';
+export { MemoryRateLimiter } from './rate-limit/memory-rate-limit.ts';
+export { RedisRateLimiter } from './rate-limit/redis-rate-limit.ts';
+export { createRateLimiter, type RateLimitDriverOptions } from './rate-limit/create-rate-limit.ts';
+export { MemoryJobQueue } from './queue/memory-queue.ts';
+export { BullmqJobQueue, encodeJobId, decodeJobId } from './queue/bullmq-queue.ts';
+export { createJobQueue, type QueueDriverOptions } from './queue/create-queue.ts';
+export { LocalBlobStore, assertSafeKey, isSafeKey, type SignedUrlParams } from './storage/local-storage.ts';
+export { BunnyBlobStore, type BunnyStorageOptions } from './storage/bunny-storage.ts';
+export { S3BlobStore, type S3StorageOptions } from './storage/s3-storage.ts';
+export { createBlobStore, type StorageDriverOptions } from './storage/create-storage.ts';
+export { SharpMediaInspector, MAX_INPUT_PIXELS } from './storage/sharp-media-inspector.ts';
+export { NodemailerMailer } from './mail/file-mailer.ts';
+export { SafeHttpClient, checkOutboundUrl, isPublicAddress, type HostResolver, type OutboundUrlProblem, type SafeHttpClientOptions } from './http/safe-http-client.ts';
+export { MemoryChannelState } from './pubsub/memory-channel-state.ts';
+export { RedisPubSub, type RedisPubSubOptions } from './pubsub/redis-pubsub.ts';
+export { RedisChannelState, type RedisChannelStateOptions } from './pubsub/redis-channel-state.ts';

@@ -1,0 +1,3 @@
+export * from './env.ts';
+export * from './database.ts';
+export * from './stack.ts';

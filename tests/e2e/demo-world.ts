@@ -1,0 +1,62 @@
+import net from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { createPolicyHook } from '@reusable-chat/core';
+import { startStack, type Backend, type TestStack } from '@reusable-chat/testing';
+// @ts-expect-error -- plain ESM build script without type declarations
+import { ensureDashboardBuilt } from '../../scripts/build.mjs';
+import { seedDemo } from '../../apps/server/src/seed/seed-demo.ts';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Debian Chromium in a container: no sandbox, no GPU, no background traffic (deterministic, offline). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface DemoWorld {
+  readonly stack: TestStack;
+  readonly origin: string;
+  readonly browser: Browser;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * The whole server as `npm start` runs it — dashboard built, demo tenant seeded — listening on a real port
+ * whose origin is APP_URL (the widget API trusts the app's own origin, as in production), plus Chromium.
+ */
+export async function startDemoWorld(backend: Backend): Promise<DemoWorld> {
+  await (ensureDashboardBuilt as (o: { quiet: boolean }) => Promise<void>)({ quiet: true });
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const stack = await startStack({ backend, env: { APP_URL: origin } });
+  if (!stack.deps.messagePolicyHook) Object.assign(stack.deps, { messagePolicyHook: createPolicyHook() });
+  await seedDemo({ db: stack.db, config: stack.deps.config });
+  await stack.app.listen({ host: '127.0.0.1', port });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  return {
+    stack,
+    origin,
+    browser,
+    async close() {
+      await browser.close().catch(() => undefined);
+      await stack.close();
+    },
+  };
+}

@@ -1,0 +1,273 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import sharp from 'sharp';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPolicyHook } from '@reusable-chat/core';
+import { ConsumerClient } from '@reusable-chat/sdk/node';
+import { backends } from '@reusable-chat/testing';
+import {
+  hostPageHtml,
+  probePage,
+  startWidgetWorld,
+  strictCsp,
+  userHash,
+  widget,
+  type PageProbe,
+  type WidgetWorld,
+} from './helpers/widget-e2e.ts';
+
+/**
+ * The widget end to end in Chromium (SPEC §8): a host page on its own origin loads /widget.js from the API
+ * origin under a strict CSP; a guest (public key + user_hash) and a host (server-minted session token) chat in
+ * real time. The browser layer does not depend on the database, so one backend is enough here — the API
+ * behaviour underneath runs on both backends in tests/widget and tests/api.
+ */
+const backend = backends.at(-1)!;
+
+/** V-20/V-21 corpus: each payload would set window.__xss if it ever ran. */
+const XSS_CORPUS = [
+  '<script>window.__xss=1</script>',
+  '<img src=x onerror="window.__xss=1">',
+  '<svg onload="window.__xss=1"></svg>',
+  '<a href="javascript:window.__xss=1">click</a>',
+  '[x](javascript:window.__xss=1)',
+  '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
+  '<div style="background:url(javascript:window.__xss=1);width:expression(window.__xss=1)">css</div>',
+  '<a href="data:text/html,<script>window.__xss=1</script>">data</a>',
+  'javascript:window.__xss=1',
+];
+
+describe.each([backend])('widget in Chromium (%s)', (backendName) => {
+  let world: WidgetWorld;
+  let consumer: ConsumerClient;
+  let conversationId: string;
+  let hostToken: string;
+  const guestId = 'guest-gina';
+  const hostId = 'host-hannah';
+
+  beforeAll(async () => {
+    world = await startWidgetWorld(backendName);
+    // The marketplace masking policy (guest-host configuration) runs in the message pipeline.
+    if (!world.stack.deps.messagePolicyHook) Object.assign(world.stack.deps, { messagePolicyHook: createPolicyHook() });
+    consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
+    await consumer.upsertUser({ external_id: guestId, name: 'Gina Guest' });
+    await consumer.upsertUser({ external_id: hostId, name: 'Hannah Host' });
+    const conversation = await consumer.createConversation({
+      widget: 'guest-host',
+      subject: 'listing:42',
+      participants: [
+        { external_id: guestId, role: 'guest' },
+        { external_id: hostId, role: 'host' },
+      ],
+    });
+    conversationId = conversation.id;
+    hostToken = (await consumer.createSession({ external_id: hostId })).token;
+    const apiOrigin = world.apiOrigin;
+    const pk = world.publicKey.key;
+    const hash = userHash(world.tenant.identitySecret, guestId);
+    world.host.pages.set('/guest', {
+      csp: strictCsp(apiOrigin),
+      html: hostPageHtml({ apiOrigin, element: `<reusable-chat public-key="${pk}" user-id="${guestId}" user-name="Gina Guest" user-hash="${hash}"></reusable-chat>` }),
+    });
+    world.host.pages.set('/host', {
+      csp: strictCsp(apiOrigin),
+      html: hostPageHtml({ apiOrigin, element: `<reusable-chat session-token="${hostToken}" title="Guests"></reusable-chat>` }),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  async function openPage(path: string, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page; probe: PageProbe }> {
+    const context = await world.browser.newContext({ viewport });
+    const page = await context.newPage();
+    const probe = await probePage(context, page);
+    await page.goto(`${world.host.origin}${path}`);
+    await widget(page, '.launcher').click();
+    await widget(page, '.panel').waitFor();
+    // The DOM events of SPEC §8 reached the host page.
+    await expect.poll(() => rcEvents(page)).toEqual(expect.arrayContaining(['rc-ready', 'rc-open']));
+    return { context, page, probe };
+  }
+
+  function side(url: string | undefined): string {
+    if (!url) throw new Error('the widget app chunk was not requested');
+    return url;
+  }
+
+  function rcEvents(page: Page): Promise<string[]> {
+    return page.evaluate(() => (window as unknown as { __rcEvents: string[] }).__rcEvents);
+  }
+
+  async function openThread(page: Page): Promise<void> {
+    await widget(page, `.conv[data-conversation-id="${conversationId}"]`).click();
+    await widget(page, 'textarea').waitFor();
+  }
+
+  it('two people chat in real time under a strict CSP: typing, read ticks, masking notice, no secrets in URLs', async () => {
+    const guest = await openPage('/guest');
+    const host = await openPage('/host');
+    await openThread(guest.page);
+    await openThread(host.page);
+
+    // Typing on one side shows the indicator on the other.
+    await widget(guest.page, 'textarea').pressSequentially('Hello');
+    await expect.poll(() => widget(host.page, '[data-testid=typing]').textContent(), { timeout: 10_000 }).toContain('Gina Guest');
+    await widget(guest.page, 'textarea').press('Enter');
+    const hostBubble = widget(host.page, '[data-testid=bubble]').filter({ hasText: 'Hello' });
+    await hostBubble.waitFor({ timeout: 10_000 });
+
+    // The host has the thread open, so the guest's message is read: the tick turns into "read".
+    await widget(guest.page, '.row.mine[data-state=read]').first().waitFor({ timeout: 10_000 });
+
+    // Host replies; guest sees it live.
+    await widget(host.page, 'textarea').fill('Welcome! The room is free that weekend.');
+    await widget(host.page, 'textarea').press('Enter');
+    await widget(guest.page, '[data-testid=bubble]').filter({ hasText: 'The room is free' }).waitFor({ timeout: 10_000 });
+
+    // Contact details are masked before booking; the sender is told what was hidden.
+    await widget(guest.page, 'textarea').fill('Call me on +1 415 555 0199 or write to gina@example.com');
+    await widget(guest.page, 'textarea').press('Enter');
+    const notice = widget(guest.page, '[data-testid=masked-notice]');
+    await notice.waitFor({ timeout: 10_000 });
+    expect(await notice.textContent()).toMatch(/phone number|email address/);
+    const seen = widget(host.page, '[data-testid=bubble]').filter({ hasText: 'Call me on' });
+    await seen.waitFor({ timeout: 10_000 });
+    expect(await seen.textContent()).not.toContain('555 0199');
+    expect(await seen.textContent()).not.toContain('gina@example.com');
+    expect(await widget(host.page, '[data-testid=masked-notice]').count()).toBe(0);
+
+    for (const side of [guest, host]) {
+      expect(side.probe.cspViolations).toEqual([]);
+      expect(side.probe.errors).toEqual([]);
+      // S-03: the session token never appears in a URL (HTTP or WebSocket); S-01: no API key either.
+      for (const url of side.probe.requests) {
+        expect(url).not.toContain(hostToken);
+        expect(url).not.toContain(world.tenant.apiKey);
+        expect(url).not.toMatch(/token=|session=/i);
+      }
+    }
+    // S-01: the served bundle contains no secret (app secret, identity secret, API key).
+    for (const file of ['widget.js']) {
+      const res = await fetch(`${world.apiOrigin}/${file}`);
+      const text = await res.text();
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+      expect(text).not.toContain(world.tenant.identitySecret);
+      expect(text).not.toContain(world.tenant.apiKey);
+      expect(text).not.toContain(world.stack.deps.appSecret);
+    }
+    // The app chunk the loader imports: content-hashed, cached for a year, loadable from any origin.
+    const chunk = side(guest.probe.requests.find((u) => /\/widget-app-[0-9a-f]+\.js$/.test(u)));
+    const chunkRes = await fetch(chunk);
+    expect(chunkRes.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(chunkRes.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await fetch(`${world.apiOrigin}/widget-app-0000000000.js`)).status).toBe(404);
+
+    // Reactions, edit and delete from the guest's widget reach the host live.
+    const hostMessage = widget(guest.page, '.row').filter({ hasText: 'The room is free' });
+    await hostMessage.hover();
+    await hostMessage.getByRole('button', { name: 'Add reaction' }).click();
+    await widget(guest.page, '.reaction-pop').getByRole('button', { name: '👍' }).click();
+    await widget(host.page, '.row').filter({ hasText: 'The room is free' }).locator('.chip').filter({ hasText: '👍 1' }).waitFor({ timeout: 10_000 });
+    const mine = widget(guest.page, '.row.mine').filter({ hasText: 'Hello' });
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Message actions' }).click();
+    await widget(guest.page, '.menu').getByRole('menuitem', { name: 'Edit' }).click();
+    await widget(guest.page, 'textarea').fill('Hello again (edited)');
+    await widget(guest.page, 'textarea').press('Enter');
+    await widget(host.page, '[data-testid=bubble]').filter({ hasText: 'Hello again (edited)' }).waitFor({ timeout: 10_000 });
+    const edited = widget(guest.page, '.row.mine').filter({ hasText: 'Hello again' });
+    await edited.hover();
+    await edited.getByRole('button', { name: 'Message actions' }).click();
+    await widget(guest.page, '.menu').getByRole('menuitem', { name: 'Delete' }).click();
+    await widget(host.page, '.bubble.deleted').waitFor({ timeout: 10_000 });
+    expect(await widget(host.page, '[data-testid=bubble]').filter({ hasText: 'Hello again' }).count()).toBe(0);
+    // The emoji picker inserts into the composer.
+    await widget(guest.page, '.composer').getByRole('button', { name: 'Insert emoji' }).click();
+    await widget(guest.page, '.emoji-pop').getByRole('button', { name: '🎉' }).click();
+    expect(await widget(guest.page, 'textarea').inputValue()).toBe('🎉');
+
+    await guest.context.close();
+    await host.context.close();
+  }, 90_000);
+
+  it('renders the XSS corpus as inert text (V-20, V-21) on a page without any CSP safety net', async () => {
+    const apiOrigin = world.apiOrigin;
+    world.host.pages.set('/guest-nocsp', {
+      html: hostPageHtml({
+        apiOrigin,
+        element: `<reusable-chat public-key="${world.publicKey.key}" user-id="${guestId}" user-hash="${userHash(world.tenant.identitySecret, guestId)}"></reusable-chat>`,
+      }),
+    });
+    for (const payload of XSS_CORPUS) {
+      await consumer.sendMessage(conversationId, { content: payload, sender_external_id: hostId });
+    }
+    await consumer.sendMessage(conversationId, { content: 'End of corpus', sender_external_id: hostId });
+    const guest = await openPage('/guest-nocsp');
+    await guest.page.evaluate(() => {
+      (window as unknown as { __xss?: number }).__xss = undefined;
+    });
+    await openThread(guest.page);
+    await widget(guest.page, '[data-testid=bubble]').filter({ hasText: 'End of corpus' }).waitFor({ timeout: 10_000 });
+    const texts = await widget(guest.page, '[data-testid=bubble]').allTextContents();
+    for (const payload of XSS_CORPUS) {
+      // The markup is shown as the characters that were sent, not interpreted.
+      expect(texts).toContain(payload);
+    }
+    const unsafe = await guest.page.evaluate(() => {
+      const root = document.querySelector('reusable-chat')!.shadowRoot!;
+      return {
+        scripts: root.querySelectorAll('.thread script, .thread iframe, .thread svg:not([aria-hidden]), .thread img[onerror]').length,
+        badLinks: [...root.querySelectorAll('.thread a')].map((a) => a.getAttribute('href') ?? '').filter((h) => !/^https?:/.test(h)).length,
+        xss: (window as unknown as { __xss?: number }).__xss,
+      };
+    });
+    expect(unsafe).toEqual({ scripts: 0, badLinks: 0, xss: undefined });
+    await guest.context.close();
+  }, 60_000);
+
+  it('uploads an image (thumbnail, lightbox), passes axe-core in light and dark mode, and goes full-screen on a phone', async () => {
+    const guest = await openPage('/guest');
+    await openThread(guest.page);
+    const png = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
+    await widget(guest.page, '[data-testid=file-input]').setInputFiles({ name: 'view.png', mimeType: 'image/png', buffer: png });
+    await widget(guest.page, '[data-testid=upload-preview][data-state=done]').waitFor({ timeout: 15_000 });
+    await widget(guest.page, 'textarea').fill('The view from the balcony');
+    await widget(guest.page, 'textarea').press('Enter');
+    const thumb = widget(guest.page, '[data-testid=attachment-thumb]').last();
+    await thumb.waitFor({ timeout: 10_000 });
+    await expect.poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(0);
+    // Lightbox opens on click and closes with Escape.
+    await thumb.click();
+    await widget(guest.page, '.lightbox img').waitFor();
+    await guest.page.keyboard.press('Escape');
+    await widget(guest.page, '.lightbox').waitFor({ state: 'detached' });
+
+    // axe-core in the open widget: no serious or critical violations (WCAG 2.1 AA rules), light and dark.
+    const require = createRequire(import.meta.url);
+    await guest.page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+    const runAxe = () =>
+      guest.page.evaluate(async () => {
+        const axe = (window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: unknown }[] }[] }> } }).axe;
+        const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+        return result.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
+      });
+    expect(await runAxe()).toEqual([]);
+    await guest.page.evaluate(() => document.querySelector('reusable-chat')!.setAttribute('theme', 'dark'));
+    await expect.poll(() => widget(guest.page, '.panel').evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(17, 24, 39)');
+    expect(await runAxe()).toEqual([]);
+    expect(guest.probe.cspViolations).toEqual([]);
+    await guest.context.close();
+
+    // A phone-size viewport: the open panel covers the whole screen.
+    const phone = await openPage('/guest', { width: 375, height: 667 });
+    const box = await widget(phone.page, '.panel').boundingBox();
+    expect(box).toEqual({ x: 0, y: 0, width: 375, height: 667 });
+    await phone.context.close();
+  }, 90_000);
+});
