@@ -597,7 +597,10 @@ function Composer(props: ViewProps & { conversationId: string; editing: MessageJ
   const areaRef = useRef<HTMLTextAreaElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
 
-  useEffect(() => {
+  // A layout effect, not a passive one: the composer must hold the message being edited before the next
+  // keystroke lands. A passive effect runs after paint, so fast typing (or a test driver) right after
+  // "Edit" was overwritten by the original content and the edit saved the old text.
+  useLayoutEffect(() => {
     if (editing) {
       setText(editing.content);
       areaRef.current?.focus();
