@@ -1,12 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { BlobStore, PutOptions, StoredObject } from '@reusable-chat/core/ports';
 import { assertSafeKey } from './local-storage.ts';
 
@@ -26,22 +19,36 @@ export interface S3StorageOptions {
  * only sent when an operation requires them, because streaming uploads with the SDK's default trailing
  * checksums (aws-chunked encoding) are refused by several S3-compatible stores.
  */
+type LoadedSdk = { readonly client: S3Sdk.S3Client; readonly sdk: typeof S3Sdk };
+
 export class S3BlobStore implements BlobStore {
-  private readonly client: S3Client;
+  /**
+   * The SDK is loaded on first use, not at import: it costs ≈25 MB of RSS and ≈100 ms of start-up, and this
+   * module is imported by every process whatever STORAGE_DRIVER says.
+   */
+  private sdk: Promise<LoadedSdk> | undefined;
   private readonly publicBase: string;
 
   constructor(private readonly options: S3StorageOptions) {
-    this.client = new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: true,
-      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 2,
-    });
     const endpoint = (options.endpoint ?? `https://s3.${options.region}.amazonaws.com`).replace(/\/+$/, '');
     this.publicBase = (options.publicUrl ?? `${endpoint}/${options.bucket}`).replace(/\/+$/, '');
+  }
+
+  private load(): Promise<LoadedSdk> {
+    this.sdk ??= import('@aws-sdk/client-s3').then((sdk) => {
+      const { options } = this;
+      const client = new sdk.S3Client({
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        forcePathStyle: true,
+        credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 2,
+      });
+      return { client, sdk };
+    });
+    return this.sdk;
   }
 
   async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<StoredObject> {
@@ -55,8 +62,9 @@ export class S3BlobStore implements BlobStore {
       payload = Buffer.concat(chunks);
       size = payload.length;
     }
-    await this.client.send(
-      new PutObjectCommand({
+    const { client, sdk } = await this.load();
+    await client.send(
+      new sdk.PutObjectCommand({
         Bucket: this.options.bucket,
         Key: key,
         Body: payload,
@@ -71,7 +79,8 @@ export class S3BlobStore implements BlobStore {
   async get(key: string): Promise<Readable | null> {
     assertSafeKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const { client, sdk } = await this.load();
+      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       if (!res.Body) return null;
       return res.Body instanceof Readable ? res.Body : Readable.from(res.Body as unknown as AsyncIterable<Uint8Array>);
     } catch (err) {
@@ -82,13 +91,15 @@ export class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     assertSafeKey(key);
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    const { client, sdk } = await this.load();
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
   }
 
   async exists(key: string): Promise<boolean> {
     assertSafeKey(key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const { client, sdk } = await this.load();
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -102,11 +113,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   async ping(): Promise<void> {
-    await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
+    const { client, sdk } = await this.load();
+    await client.send(new sdk.HeadBucketCommand({ Bucket: this.options.bucket }));
   }
 
   destroy(): void {
-    this.client.destroy();
+    void this.sdk?.then(({ client }) => client.destroy());
   }
 }
 
