@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { createPublicKey } from '@reusable-chat/core';
 import { backends, createTenant, startStack, type TestStack } from '@reusable-chat/testing';
-import { hostPageHtml, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
+import { bidiLayout, hostPageHtml, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
 
 /**
  * The page-facing API of the widget (SPEC §8) in Chromium: ReusableChat.init / JS API / DOM events, the inline
@@ -104,6 +104,9 @@ describe.each([backend])('widget page API and resilience (%s)', (backendName) =>
 
   it('inline thread with a server-minted session token, in Arabic (right to left)', async () => {
     const { token } = await consumer.createSession({ external_id: hostId });
+    // Received messages in both directions: each bubble takes its own text's direction, not the widget's.
+    await consumer.sendMessage(conversationId, { content: 'Perfect, see you in June!', sender_external_id: guestId });
+    await consumer.sendMessage(conversationId, { content: 'شكرا جزيلا!', sender_external_id: guestId });
     world.host.pages.set('/inline', {
       csp: strictCsp(world.apiOrigin),
       html: hostPageHtml({
@@ -121,10 +124,37 @@ describe.each([backend])('widget page API and resilience (%s)', (backendName) =>
     await inline('[data-testid=bubble]').filter({ hasText: 'Sent through the JS API' }).waitFor({ timeout: 20_000 });
     expect(await inline('.rc-root > div').getAttribute('dir')).toBe('rtl');
     expect(await inline('textarea').getAttribute('placeholder')).toBe('اكتب رسالة…');
+    // The "!" of an English sentence stays at its end (the right), not before "Perfect" as RTL layout would put it.
+    const english = await bidiLayout(inline('[data-testid=bubble]').filter({ hasText: 'Perfect, see you in June!' }));
+    expect(english.direction).toBe('ltr');
+    expect(english.bangFromRight).toBeLessThan(english.bangFromLeft);
+    const arabic = await bidiLayout(inline('[data-testid=bubble]').filter({ hasText: 'شكرا جزيلا!' }));
+    expect(arabic.direction).toBe('rtl');
+    expect(arabic.bangFromLeft).toBeLessThan(arabic.bangFromRight);
     await inline('textarea').fill('مرحبا! الغرفة متاحة.');
     await inline('textarea').press('Enter');
     await inline('.row.mine[data-state=sent]').filter({ hasText: 'مرحبا' }).waitFor({ timeout: 10_000 });
     expect(probe.cspViolations).toEqual([]);
+
+    // The floating widget's conversation list in Arabic: an English last message previews as "See you soon!".
+    await consumer.sendMessage(conversationId, { content: 'See you soon!', sender_external_id: hostId });
+    world.host.pages.set('/guest-ar', {
+      csp: strictCsp(world.apiOrigin),
+      html: hostPageHtml({
+        apiOrigin: world.apiOrigin,
+        lang: 'ar',
+        dir: 'rtl',
+        element: `<reusable-chat public-key="${world.publicKey.key}" user-id="${guestId}" user-hash="${userHash(world.tenant.identitySecret, guestId)}" lang="ar"></reusable-chat>`,
+      }),
+    });
+    const guestPage = await context.newPage();
+    await guestPage.goto(`${world.host.origin}/guest-ar`);
+    await widget(guestPage, '.launcher').click();
+    const preview = widget(guestPage, `.conv[data-conversation-id="${conversationId}"] .conv-preview span`).first();
+    await preview.filter({ hasText: 'See you soon!' }).waitFor({ timeout: 10_000 });
+    const previewLayout = await bidiLayout(preview);
+    expect(previewLayout.direction).toBe('ltr');
+    expect(previewLayout.bangFromRight).toBeLessThan(previewLayout.bangFromLeft);
     await context.close();
   }, 60_000);
 

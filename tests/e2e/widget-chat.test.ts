@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPolicyHook } from '@reusable-chat/core';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
-import { backends } from '@reusable-chat/testing';
+import { backends, type Backend } from '@reusable-chat/testing';
 import {
   hostPageHtml,
+  launchChromium,
   probePage,
   startWidgetWorld,
   strictCsp,
@@ -20,10 +21,11 @@ import {
 /**
  * The widget end to end in Chromium (SPEC §8): a host page on its own origin loads /widget.js from the API
  * origin under a strict CSP; a guest (public key + user_hash) and a host (server-minted session token) chat in
- * real time. The browser layer does not depend on the database, so one backend is enough here — the API
- * behaviour underneath runs on both backends in tests/widget and tests/api.
+ * real time. The chat and presence run on every backend (messages, receipts, masking and presence go through
+ * the database and the realtime layer); rendering checks that do not depend on the database (XSS corpus, axe,
+ * lightbox, phone viewport) run once, on the last backend's world. One Chromium serves the whole file.
  */
-const backend = backends.at(-1)!;
+const renderingBackend = backends.at(-1)!;
 
 /** V-20/V-21 corpus: each payload would set window.__xss if it ever ran. */
 const XSS_CORPUS = [
@@ -38,53 +40,74 @@ const XSS_CORPUS = [
   'javascript:window.__xss=1',
 ];
 
-describe.each([backend])('widget in Chromium (%s)', (backendName) => {
-  let world: WidgetWorld;
-  let consumer: ConsumerClient;
-  let conversationId: string;
-  let hostToken: string;
-  const guestId = 'guest-gina';
-  const hostId = 'host-hannah';
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 60_000);
 
-  beforeAll(async () => {
-    world = await startWidgetWorld(backendName);
-    // The marketplace masking policy (guest-host configuration) runs in the message pipeline.
-    if (!world.stack.deps.messagePolicyHook) Object.assign(world.stack.deps, { messagePolicyHook: createPolicyHook() });
-    consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
-    await consumer.upsertUser({ external_id: guestId, name: 'Gina Guest' });
-    await consumer.upsertUser({ external_id: hostId, name: 'Hannah Host' });
-    const conversation = await consumer.createConversation({
-      widget: 'guest-host',
-      subject: 'listing:42',
-      participants: [
-        { external_id: guestId, role: 'guest' },
-        { external_id: hostId, role: 'host' },
-      ],
-    });
-    conversationId = conversation.id;
-    hostToken = (await consumer.createSession({ external_id: hostId })).token;
-    const apiOrigin = world.apiOrigin;
-    const pk = world.publicKey.key;
-    const hash = userHash(world.tenant.identitySecret, guestId);
-    world.host.pages.set('/guest', {
-      csp: strictCsp(apiOrigin),
-      html: hostPageHtml({ apiOrigin, element: `<reusable-chat public-key="${pk}" user-id="${guestId}" user-name="Gina Guest" user-hash="${hash}"></reusable-chat>` }),
-    });
-    world.host.pages.set('/host', {
-      csp: strictCsp(apiOrigin),
-      html: hostPageHtml({ apiOrigin, element: `<reusable-chat session-token="${hostToken}" title="Guests"></reusable-chat>` }),
-    });
-  }, 120_000);
+const guestId = 'guest-gina';
+const hostId = 'host-hannah';
 
-  afterAll(async () => {
-    await world?.close();
+interface ChatWorld {
+  world: WidgetWorld;
+  consumer: ConsumerClient;
+  conversationId: string;
+  hostToken: string;
+}
+
+/** One world per backend, started on first use and shared by the describe blocks below; closed at the end. */
+const worlds = new Map<Backend, Promise<ChatWorld>>();
+function chatWorld(backendName: Backend): Promise<ChatWorld> {
+  let started = worlds.get(backendName);
+  if (!started) {
+    started = startChatWorld(backendName);
+    worlds.set(backendName, started);
+  }
+  return started;
+}
+
+async function startChatWorld(backendName: Backend): Promise<ChatWorld> {
+  const world = await startWidgetWorld(backendName, { browser });
+  // The marketplace masking policy (guest-host configuration) runs in the message pipeline.
+  if (!world.stack.deps.messagePolicyHook) Object.assign(world.stack.deps, { messagePolicyHook: createPolicyHook() });
+  const consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
+  await consumer.upsertUser({ external_id: guestId, name: 'Gina Guest' });
+  await consumer.upsertUser({ external_id: hostId, name: 'Hannah Host' });
+  const conversation = await consumer.createConversation({
+    widget: 'guest-host',
+    subject: 'listing:42',
+    participants: [
+      { external_id: guestId, role: 'guest' },
+      { external_id: hostId, role: 'host' },
+    ],
   });
+  const hostToken = (await consumer.createSession({ external_id: hostId })).token;
+  const apiOrigin = world.apiOrigin;
+  const pk = world.publicKey.key;
+  const hash = userHash(world.tenant.identitySecret, guestId);
+  world.host.pages.set('/guest', {
+    csp: strictCsp(apiOrigin),
+    html: hostPageHtml({ apiOrigin, element: `<reusable-chat public-key="${pk}" user-id="${guestId}" user-name="Gina Guest" user-hash="${hash}"></reusable-chat>` }),
+  });
+  world.host.pages.set('/host', {
+    csp: strictCsp(apiOrigin),
+    html: hostPageHtml({ apiOrigin, element: `<reusable-chat session-token="${hostToken}" title="Guests"></reusable-chat>` }),
+  });
+  return { world, consumer, conversationId: conversation.id, hostToken };
+}
 
+afterAll(async () => {
+  for (const started of worlds.values()) await (await started.catch(() => null))?.world.close();
+  await browser?.close();
+});
+
+/** Page helpers bound to one backend's world. */
+function pages(get: () => ChatWorld) {
   async function openPage(path: string, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page; probe: PageProbe }> {
-    const context = await world.browser.newContext({ viewport });
+    const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     const probe = await probePage(context, page);
-    await page.goto(`${world.host.origin}${path}`);
+    await page.goto(`${get().world.host.origin}${path}`);
     await widget(page, '.launcher').click();
     await widget(page, '.panel').waitFor();
     // The DOM events of SPEC §8 reached the host page.
@@ -92,19 +115,34 @@ describe.each([backend])('widget in Chromium (%s)', (backendName) => {
     return { context, page, probe };
   }
 
-  function side(url: string | undefined): string {
-    if (!url) throw new Error('the widget app chunk was not requested');
-    return url;
-  }
-
-  function rcEvents(page: Page): Promise<string[]> {
-    return page.evaluate(() => (window as unknown as { __rcEvents: string[] }).__rcEvents);
-  }
-
   async function openThread(page: Page): Promise<void> {
-    await widget(page, `.conv[data-conversation-id="${conversationId}"]`).click();
+    await widget(page, `.conv[data-conversation-id="${get().conversationId}"]`).click();
     await widget(page, 'textarea').waitFor();
   }
+
+  return { openPage, openThread };
+}
+
+function rcEvents(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __rcEvents: string[] }).__rcEvents);
+}
+
+function side(url: string | undefined): string {
+  if (!url) throw new Error('the widget app chunk was not requested');
+  return url;
+}
+
+describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
+  let cw: ChatWorld;
+  let world: WidgetWorld;
+  let conversationId: string;
+  let hostToken: string;
+  const { openPage, openThread } = pages(() => cw);
+
+  beforeAll(async () => {
+    cw = await chatWorld(backendName);
+    ({ world, conversationId, hostToken } = cw);
+  }, 120_000);
 
   it('two people chat in real time under a strict CSP: typing, read ticks, masking notice, no secrets in URLs', async () => {
     const guest = await openPage('/guest');
@@ -193,6 +231,46 @@ describe.each([backend])('widget in Chromium (%s)', (backendName) => {
     await guest.context.close();
     await host.context.close();
   }, 90_000);
+
+  it('shows in the header whether the other person is online, and offline once their page closes', async () => {
+    const host = await openPage('/host');
+    await openThread(host.page);
+    const status = widget(host.page, '[data-testid=presence]');
+    // Nobody else has the widget open: the host's widget knows it and says so in words, not only a colour.
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe('Offline');
+    expect(await status.getAttribute('data-online')).toBe('false');
+
+    // The guest's widget joins the conversation's presence channel as soon as it runs (panel open or not).
+    const guest = await openPage('/guest');
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe('Online');
+    expect(await status.getAttribute('data-online')).toBe('true');
+    // The guest sees the host online too: on the conversation list row (for screen readers as text) …
+    const row = widget(guest.page, `.conv[data-conversation-id="${conversationId}"]`);
+    await expect.poll(() => row.locator('.avatar').getAttribute('class'), { timeout: 10_000 }).toContain('online');
+    expect(await row.locator('.conv-name .sr-only').textContent()).toBe(', Online');
+    // … and in the thread's header.
+    await openThread(guest.page);
+    await expect.poll(() => widget(guest.page, '[data-testid=presence]').textContent(), { timeout: 10_000 }).toBe('Online');
+
+    await guest.context.close();
+    await expect.poll(() => status.textContent(), { timeout: 15_000 }).toBe('Offline');
+    expect(await status.getAttribute('data-online')).toBe('false');
+    expect(host.probe.errors).toEqual([]);
+    await host.context.close();
+  }, 60_000);
+});
+
+describe(`widget rendering in Chromium (${renderingBackend})`, () => {
+  let cw: ChatWorld;
+  let world: WidgetWorld;
+  let consumer: ConsumerClient;
+  let conversationId: string;
+  const { openPage, openThread } = pages(() => cw);
+
+  beforeAll(async () => {
+    cw = await chatWorld(renderingBackend);
+    ({ world, consumer, conversationId } = cw);
+  }, 120_000);
 
   it('renders the XSS corpus as inert text (V-20, V-21) on a page without any CSP safety net', async () => {
     const apiOrigin = world.apiOrigin;

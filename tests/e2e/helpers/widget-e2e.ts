@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { createPublicKey, type PublicKeyRow } from '@reusable-chat/core';
 import { createTenant, startStack, type Backend, type Tenant, type TestStack } from '@reusable-chat/testing';
 
@@ -99,8 +99,15 @@ export interface WidgetWorld {
   close(): Promise<void>;
 }
 
-/** The API (startStack, listening on a known port so attachment URLs are absolute and right), a host page server and Chromium. */
-export async function startWidgetWorld(backend: Backend): Promise<WidgetWorld> {
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/**
+ * The API (startStack, listening on a known port so attachment URLs are absolute and right), a host page server
+ * and Chromium. Pass `browser` to share one Chromium between worlds (one per backend); close() then leaves it open.
+ */
+export async function startWidgetWorld(backend: Backend, options: { browser?: Browser } = {}): Promise<WidgetWorld> {
   ensureWidgetBuilt();
   const apiPort = await freePort();
   const apiOrigin = `http://127.0.0.1:${apiPort}`;
@@ -110,7 +117,7 @@ export async function startWidgetWorld(backend: Backend): Promise<WidgetWorld> {
   const hostOrigin = await host.start();
   const tenant = await createTenant(stack.db, { kind: 'marketplace', name: 'Seaside Stays' });
   const publicKey = await createPublicKey({ db: stack.db, workspaceId: tenant.workspaceId, allowedOrigins: [hostOrigin] });
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const browser = options.browser ?? (await launchChromium());
   return {
     stack,
     apiOrigin,
@@ -120,7 +127,7 @@ export async function startWidgetWorld(backend: Backend): Promise<WidgetWorld> {
     tenant,
     publicKey,
     async close() {
-      await browser.close().catch(() => undefined);
+      if (!options.browser) await browser.close().catch(() => undefined);
       await host.stop();
       // Teardown, not a shutdown test: a keep-alive connection that was busy when close() began would otherwise
       // hold it for the server's keep-alive timeout (observed: up to ~70 s).
@@ -186,4 +193,37 @@ export async function probePage(context: BrowserContext, page: Page): Promise<Pa
 /** Locator inside the widget's shadow root (Playwright CSS pierces open shadow roots). */
 export function widget(page: Page, selector: string) {
   return page.locator(`reusable-chat ${selector}`);
+}
+
+export interface BidiLayout {
+  /** The element's computed CSS `direction`. */
+  direction: string;
+  /** Distance in px from the last "!" of the text to the element's left and right content edges. */
+  bangFromLeft: number;
+  bangFromRight: number;
+}
+
+/**
+ * Where the browser actually draws the last "!" of an element's text. "Perfect!" laid out right to left puts the
+ * "!" at the left edge ("!Perfect"): the check a screenshot reviewer does by eye, measured with a Range.
+ */
+export async function bidiLayout(locator: Locator): Promise<BidiLayout> {
+  return locator.evaluate((el) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let bang: DOMRect | null = null;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const i = (n.textContent ?? '').lastIndexOf('!');
+      if (i < 0) continue;
+      const range = document.createRange();
+      range.setStart(n, i);
+      range.setEnd(n, i + 1);
+      bang = range.getBoundingClientRect();
+    }
+    if (!bang) throw new Error(`no "!" in ${el.textContent ?? ''}`);
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    const left = box.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
+    const right = box.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+    return { direction: style.direction, bangFromLeft: Math.round(bang.left - left), bangFromRight: Math.round(right - bang.right) };
+  });
 }

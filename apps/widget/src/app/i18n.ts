@@ -55,6 +55,9 @@ const en = {
   messageLog: 'Message history',
   signInError: 'Chat is unavailable right now.',
   moreActions: 'Message actions',
+  presenceOnline: 'Online',
+  presenceOffline: 'Offline',
+  presenceSome: '{n} online',
 };
 
 export type Strings = typeof en;
@@ -112,6 +115,9 @@ const fr: Strings = {
   messageLog: 'Historique des messages',
   signInError: 'Le chat est indisponible pour le moment.',
   moreActions: 'Actions du message',
+  presenceOnline: 'En ligne',
+  presenceOffline: 'Hors ligne',
+  presenceSome: '{n} en ligne',
 };
 
 const ar: Strings = {
@@ -167,6 +173,9 @@ const ar: Strings = {
   messageLog: 'سجل الرسائل',
   signInError: 'المحادثة غير متاحة حالياً.',
   moreActions: 'إجراءات الرسالة',
+  presenceOnline: 'متصل الآن',
+  presenceOffline: 'غير متصل',
+  presenceSome: 'متصلون الآن: {n}',
 };
 
 const TABLE: Record<Lang, Strings> = { en, fr, ar };

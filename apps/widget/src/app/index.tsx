@@ -1,8 +1,9 @@
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
-import type { ChatClient, EmbedInitJson } from '@reusable-chat/sdk';
+import type { ChatClient, ConversationJson, EmbedInitJson } from '@reusable-chat/sdk';
 import type { AppModule, WidgetConfig, WidgetController } from '../shared/contract.ts';
 import { pickLang, RTL_LANGS, translator } from './i18n.ts';
+import { PresenceTracker } from './presence.ts';
 import { connectClient, forgetSession } from './session.ts';
 import { PRESETS, WIDGET_CSS } from './styles.ts';
 import { WidgetView, type UiState } from './widget-view.tsx';
@@ -49,6 +50,10 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
   let currentConfig = config;
   const { client, init } = await connectClient(config);
   applyTheme(host, config, init);
+  const presence = new PresenceTracker(client);
+  // The page knows its own configuration's switch (SPEC §6 policies.presence); for other configurations, and
+  // for token sessions without an embed init, the server's channel authorization decides.
+  const presenceAllowed = (c: ConversationJson) => !init || c.widget !== init.widget.slug || init.widget.presence;
 
   let ui: UiState = { open: mode === 'inline', activeId: conversationId };
   let rerender: () => void = () => undefined;
@@ -99,6 +104,8 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
           attachmentsEnabled={widget?.attachments.enabled ?? true}
           widgetSlug={currentConfig.widget ?? widget?.slug ?? null}
           canStart={(widget?.can_start.length ?? 0) > 0}
+          presence={presence}
+          presenceAllowed={presenceAllowed}
         />
       </div>
     );
@@ -129,6 +136,7 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
     },
     async logout() {
       forgetSession(currentConfig);
+      presence.stop();
       client.stop();
       render(null, container);
       dispatch(host, 'rc-close', { conversation_id: null });
@@ -139,6 +147,7 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
       rerender();
     },
     destroy() {
+      presence.stop();
       client.stop();
       render(null, container);
     },

@@ -34,7 +34,12 @@ button{font:inherit;color:inherit;cursor:pointer}
 .header{background:var(--rc-accent);color:var(--rc-accent-fg);padding:14px 12px;display:flex;align-items:center;gap:8px;min-height:60px}
 .header .avatar{background:rgba(0,0,0,.28);color:inherit}
 .header h2{margin:0;font-size:16px;font-weight:650;flex:1;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.header .sub{display:block;font-size:12px;font-weight:400;opacity:.9}
+.header .title{display:block;overflow:hidden;text-overflow:ellipsis;unicode-bidi:isolate}
+.header .sub{display:flex;gap:8px;align-items:center;font-size:12px;font-weight:400;opacity:.9;overflow:hidden;white-space:nowrap}
+.header .sub>span{unicode-bidi:isolate;overflow:hidden;text-overflow:ellipsis}
+.header .sub>.presence{flex:none;display:inline-flex;align-items:center;gap:5px}
+.presence .dot{width:8px;height:8px;border-radius:50%;border:1.5px solid currentColor;flex:none}
+.presence[data-online=true] .dot{background:#22c55e;border-color:#fff}
 .icon-btn{background:transparent;border:0;width:36px;height:36px;border-radius:10px;display:grid;place-items:center;color:inherit;flex:none}
 .icon-btn:hover{background:rgba(127,127,127,.18)}
 .icon-btn svg{width:20px;height:20px}
@@ -48,10 +53,13 @@ button{font:inherit;color:inherit;cursor:pointer}
 .conv:hover{background:var(--rc-subtle)}
 .avatar{width:40px;height:40px;border-radius:50%;background:var(--rc-accent);color:var(--rc-accent-fg);display:grid;place-items:center;font-weight:700;flex:none;font-size:15px}
 .avatar.sm{width:28px;height:28px;font-size:12px}
+.avatar.online{position:relative}
+.avatar.online::after{content:'';position:absolute;bottom:0;inset-inline-end:0;width:11px;height:11px;border-radius:50%;background:#22c55e;border:2px solid var(--rc-bg)}
 .conv-main{flex:1;min-width:0}
 .conv-top{display:flex;justify-content:space-between;gap:8px}
 .conv-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .conv-time{font-size:12px;color:var(--rc-muted);flex:none}
+.conv-preview>span:first-child{overflow:hidden;text-overflow:ellipsis;unicode-bidi:isolate}
 .conv-preview{color:var(--rc-muted);font-size:13px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;display:flex;gap:8px;justify-content:space-between}
 .pill{background:var(--rc-accent);color:var(--rc-accent-fg);border-radius:10px;padding:0 7px;font-size:12px;font-weight:700;flex:none}
 .empty{padding:32px 24px;text-align:center;color:var(--rc-muted)}
@@ -65,8 +73,8 @@ button{font:inherit;color:inherit;cursor:pointer}
 .row.first .avatar{visibility:visible}
 .stack{display:flex;flex-direction:column;max-width:78%;min-width:0}
 .row.mine .stack{align-items:flex-end}
-.sender{font-size:12px;color:var(--rc-muted);margin:8px 4px 2px}
-.bubble{position:relative;padding:8px 12px;border-radius:18px;background:var(--rc-bubble-in);color:var(--rc-bubble-in-fg);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
+.sender{font-size:12px;color:var(--rc-muted);margin:8px 4px 2px;unicode-bidi:isolate}
+.bubble{position:relative;padding:8px 12px;border-radius:18px;background:var(--rc-bubble-in);color:var(--rc-bubble-in-fg);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;unicode-bidi:plaintext;text-align:start}
 .row.mine .bubble{background:var(--rc-accent);color:var(--rc-accent-fg)}
 .row.mine .bubble a{color:inherit}
 .bubble a{color:var(--rc-accent);text-decoration:underline}

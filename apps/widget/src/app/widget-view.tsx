@@ -3,6 +3,7 @@ import { useEffect, useLayoutEffect, useReducer, useRef, useState } from 'preact
 import type { AttachmentJson, ChatClient, ChatMessage, ConnectionState, ConversationJson, MessageJson } from '@reusable-chat/sdk';
 import { tokenize } from './autolink.ts';
 import type { T } from './i18n.ts';
+import { PRESENCE_MAX_CONVERSATIONS, type PresenceSnapshot, type PresenceTracker } from './presence.ts';
 
 /** Shown in the quick-reaction bar: the six reactions people use most. */
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -27,6 +28,9 @@ export interface ViewProps {
   attachmentsEnabled: boolean;
   widgetSlug: string | null;
   canStart: boolean;
+  presence: PresenceTracker;
+  /** The configuration's presence switch (SPEC §6) for a conversation, as far as the page knows it. */
+  presenceAllowed: (c: ConversationJson) => boolean;
 }
 
 const Icon = {
@@ -96,7 +100,7 @@ function initials(name: string | null | undefined): string {
   return ((parts[0]?.[0] ?? '?') + (parts[1]?.[0] ?? '')).toUpperCase();
 }
 
-function useClientTick(client: ChatClient): number {
+function useClientTick(client: ChatClient, presence: PresenceTracker): number {
   const [tick, bump] = useReducer((n: number) => n + 1, 0);
   useEffect(() => {
     let queued = false;
@@ -109,9 +113,9 @@ function useClientTick(client: ChatClient): number {
         bump(undefined);
       });
     };
-    const offs = [client.on('change', schedule), client.on('connection', schedule), client.on('unread', schedule)];
+    const offs = [client.on('change', schedule), client.on('connection', schedule), client.on('unread', schedule), presence.onChange(schedule)];
     return () => offs.forEach((off) => off());
-  }, [client]);
+  }, [client, presence]);
   return tick;
 }
 
@@ -130,6 +134,17 @@ function Text({ text }: { text: string }) {
       )}
     </>
   );
+}
+
+/** The others in a conversation (not this session's user): how many could be online. */
+function otherCount(c: ConversationJson, myId: string | undefined): number {
+  return (c.participants ?? []).filter((p) => p.user.id !== myId).length;
+}
+
+/** Visible text, not a coloured dot alone (WCAG 1.4.1): "Online", "Offline" or "3 online". */
+function presenceText(p: PresenceSnapshot, others: number, t: T): string {
+  if (p.online === 0) return t('presenceOffline');
+  return others > 1 || p.online > 1 ? t('presenceSome', { n: p.online }) : t('presenceOnline');
 }
 
 function conversationTitle(c: ConversationJson, myId: string | undefined, fallback: string): string {
@@ -168,8 +183,8 @@ function ConnectionBanner({ state, everConnected, t }: { state: ConnectionState;
 }
 
 export function WidgetView(props: ViewProps) {
-  const { client, t, ui, setUi, mode } = props;
-  useClientTick(client);
+  const { client, t, ui, setUi, mode, presence } = props;
+  useClientTick(client, presence);
   const everConnected = useRef(false);
   if (client.connectionState === 'connected') everConnected.current = true;
   const panelRef = useRef<HTMLDivElement>(null);
@@ -189,6 +204,18 @@ export function WidgetView(props: ViewProps) {
   const active = ui.activeId ? client.conversation(ui.activeId) : null;
   const myId = client.me?.id;
   const showPanel = mode === 'inline' || ui.open;
+
+  // Presence of the open conversation and of the top of the list, whether or not the panel is open: joining
+  // the channel is also what shows this user as online to the others.
+  const presenceIds = [...(active ? [active] : []), ...client.conversations().slice(0, PRESENCE_MAX_CONVERSATIONS)]
+    .filter((c) => props.presenceAllowed(c))
+    .map((c) => c.id);
+  const presenceKey = [...new Set(presenceIds)].join(',');
+  useEffect(() => {
+    presence.follow(presenceKey ? presenceKey.split(',') : []);
+  }, [presence, presenceKey]);
+  const activePresence = active && props.presenceAllowed(active) ? presence.snapshot(active.id) : null;
+  const activeSubject = active?.subject && !/^[a-z_-]+:\S+$/i.test(active.subject) ? active.subject : null;
 
   return (
     <>
@@ -210,11 +237,25 @@ export function WidgetView(props: ViewProps) {
               )}
               {active && <div class="avatar sm" aria-hidden="true">{initials(conversationTitle(active, myId, props.title))}</div>}
               <h2>
-                {active ? conversationTitle(active, myId, props.title) : props.title}
-                {active?.subject && !/^[a-z_-]+:\S+$/i.test(active.subject) ? (
-                  <span class="sub">{active.subject}</span>
-                ) : !active && client.workspace && client.workspace.name !== props.title ? (
-                  <span class="sub">{client.workspace.name}</span>
+                <span class="title" dir="auto">
+                  {active ? conversationTitle(active, myId, props.title) : props.title}
+                </span>
+                {active ? (
+                  (activePresence?.known || activeSubject) && (
+                    <span class="sub">
+                      {activePresence?.known && (
+                        <span class="presence" data-testid="presence" data-online={activePresence.online > 0 ? 'true' : 'false'}>
+                          <i class="dot" aria-hidden="true" />
+                          {presenceText(activePresence, otherCount(active, myId), t)}
+                        </span>
+                      )}
+                      {activeSubject && <span dir="auto">{activeSubject}</span>}
+                    </span>
+                  )
+                ) : client.workspace && client.workspace.name !== props.title ? (
+                  <span class="sub" dir="auto">
+                    {client.workspace.name}
+                  </span>
                 ) : null}
               </h2>
               {mode === 'floating' && (
@@ -281,17 +322,25 @@ function ConversationList(props: ViewProps & {}) {
             const last = c.last_message;
             const preview = last ? (last.deleted_at ? t('deleted') : last.content || (last.attachments.length ? '📎' : '')) : '';
             const unread = c.unread_count ?? 0;
+            const here = props.presenceAllowed(c) ? props.presence.snapshot(c.id) : null;
+            const online = here?.known === true && here.online > 0;
             return (
               <li key={c.id}>
                 <button class="conv" type="button" data-conversation-id={c.id} onClick={() => setUi({ activeId: c.id })}>
-                  <div class="avatar" aria-hidden="true">{initials(title)}</div>
+                  <div class={`avatar${online ? ' online' : ''}`} aria-hidden="true">
+                    {initials(title)}
+                  </div>
                   <div class="conv-main">
                     <div class="conv-top">
-                      <span class="conv-name" dir="auto">{title}</span>
+                      <span class="conv-name" dir="auto">
+                        {title}
+                        {online && <span class="sr-only">{`, ${presenceText(here, otherCount(c, myId), t)}`}</span>}
+                      </span>
                       {c.last_message_at && <span class="conv-time">{timeLabel(c.last_message_at, lang)}</span>}
                     </div>
                     <div class="conv-preview">
-                      <span>{preview}</span>
+                      {/* Its own direction: an English "Perfect!" in an Arabic widget keeps its "!" at the end. */}
+                      <span dir="auto">{preview}</span>
                       {unread > 0 && <span class="pill">{t('unread', { n: unread })}</span>}
                     </div>
                   </div>
@@ -461,7 +510,11 @@ function MessageRow(
     >
       {!item.mine && <div class="avatar sm" aria-hidden="true">{initials(m.sender.name)}</div>}
       <div class="stack">
-        {first && !item.mine && <span class="sender">{senderName}</span>}
+        {first && !item.mine && (
+          <span class="sender" dir="auto">
+            {senderName}
+          </span>
+        )}
         <div class="msg">
           <span class="sr-only">{`${senderName}, ${timeLabel(m.created_at, lang)}: `}</span>
           {deleted ? (
@@ -480,7 +533,7 @@ function MessageRow(
                   </button>
                 ) : (
                   <a key={a.id} class="att-file" href={a.url} target="_blank" rel="noopener noreferrer">
-                    📎 {a.name ?? a.content_type}
+                    📎 <bdi>{a.name ?? a.content_type}</bdi>
                   </a>
                 ),
               )}
