@@ -51,7 +51,7 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function startChild(file: string, env: Record<string, string> = {}): Promise<Child> {
+export async function startChild(file: string, env: Record<string, string> = {}): Promise<Child> {
   const child = fork(path.join(here, 'children', file), [], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env },

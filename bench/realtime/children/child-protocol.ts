@@ -4,8 +4,11 @@
  *   → {type:'ready', port, pid}
  *   ← {type:'publish', channel, event, data, count}   → {type:'published'}   (broadcast `count` events, back to back)
  *   ← {type:'usage'}                                   → {type:'usage', cpuUs, rssBytes}   (after a GC)
+ *   ← {type:'snapshot', file}                          → {type:'snapshot', file}   (v8 heap snapshot)
  *   ← {type:'stop'}                                    exits
  */
+import { writeHeapSnapshot } from 'node:v8';
+
 export interface PublishCommand {
   type: 'publish';
   channel: string;
@@ -18,13 +21,31 @@ export interface UsageReply {
   type: 'usage';
   cpuUs: number;
   rssBytes: number;
+  /** The parts of RSS Node can name (bench/realtime/memory-probe.ts splits the per-connection cost with them). */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
 }
 
 export function usage(): UsageReply {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) gc();
+  // Twice: the first full GC can leave weak-callback garbage (closed sockets' handles) for the second.
+  if (gc) {
+    gc();
+    gc();
+  }
   const cpu = process.cpuUsage();
-  return { type: 'usage', cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss };
+  const mem = process.memoryUsage();
+  return {
+    type: 'usage',
+    cpuUs: cpu.user + cpu.system,
+    rssBytes: mem.rss,
+    heapUsedBytes: mem.heapUsed,
+    heapTotalBytes: mem.heapTotal,
+    externalBytes: mem.external,
+    arrayBuffersBytes: mem.arrayBuffers,
+  };
 }
 
 /** Wires the IPC commands to a child's publish and stop functions. */
@@ -35,6 +56,10 @@ export function serveCommands(handlers: { publish(cmd: PublishCommand): Promise<
       void handlers.publish(msg as PublishCommand).then(() => process.send!({ type: 'published' }));
     } else if (msg.type === 'usage') {
       process.send!(usage());
+    } else if (msg.type === 'snapshot') {
+      // Heap snapshot for offline diffing (memory-probe.ts --snapshot): which objects exist per connection.
+      const file = writeHeapSnapshot((msg as { type: string; file: string }).file);
+      process.send!({ type: 'snapshot', file });
     } else if (msg.type === 'stop') {
       void handlers.stop().finally(() => process.exit(0));
     }

@@ -9,13 +9,20 @@ import { encodeTextFrame } from './ws-frame.ts';
  * writev. `ws` still reads, answers protocol pings and performs the close handshake; with permessage-deflate
  * off its sender never queues, so both writers keep their order on the one socket.
  */
+export interface PresenceMember {
+  readonly userId: string;
+  readonly userInfo: unknown;
+}
+
 export class RealtimeConnection {
   /** Channels joined through pusher:subscribe. */
   readonly channels = new Set<string>();
-  /** Presence channel → the user id this socket joined it as. */
-  readonly presence = new Map<string, string>();
-  /** Presence channel → the user_info it was signed with (to restore the shared state after a Redis loss). */
-  readonly presenceInfo = new Map<string, unknown>();
+  /**
+   * Presence channel → the member this socket joined it as (user_info kept to restore the shared state after a
+   * Redis loss). Created on the first presence join: most sockets never join one, and an empty Map's hash table
+   * costs more than the rest of the idle socket's own state (memory per idle connection, issue 3).
+   */
+  presence: Map<string, PresenceMember> | null = null;
   /** Set by pusher:signin. */
   userId: string | undefined;
   /** The workspace of the signed user_data, when it names one (quota W-21). */
@@ -29,8 +36,11 @@ export class RealtimeConnection {
   abusiveWindows = 0;
   isClosed = false;
   isCorked = false;
-  /** Messages of one socket are handled in order, even when a step awaits the cluster state. */
-  queue: Promise<void> = Promise.resolve();
+  /**
+   * Messages of one socket are handled in order, even when a step awaits the cluster state; null when idle (a
+   * resolved promise per idle socket is memory for nothing).
+   */
+  queue: Promise<void> | null = null;
 
   constructor(
     readonly socketId: string,
@@ -45,9 +55,14 @@ export class RealtimeConnection {
     this.connectedAtMs = nowMs;
   }
 
+  /** The user id this socket joined a presence channel as. */
+  presenceUserOf(channel: string): string | undefined {
+    return this.presence?.get(channel)?.userId;
+  }
+
   /** "Authorized connections" (pusher-protocol.md §1.4): signed in, or joined a private/presence channel. */
   get isAuthorized(): boolean {
-    if (this.userId !== undefined || this.presence.size > 0) return true;
+    if (this.userId !== undefined || (this.presence !== null && this.presence.size > 0)) return true;
     for (const channel of this.channels) if (channelKind(channel) !== 'public') return true;
     return false;
   }

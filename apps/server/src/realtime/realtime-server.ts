@@ -79,6 +79,15 @@ type ClusterMessage =
 
 const CLUSTER_TOPIC = 'realtime';
 
+/** The connection a `ws` socket belongs to, so shared listener functions can find it. */
+const kConnection = Symbol('realtime-connection');
+type SocketWithConnection = WebSocket & { [kConnection]?: RealtimeConnection };
+interface SocketListeners {
+  message(this: SocketWithConnection, data: Buffer, isBinary: boolean): void;
+  touch(this: SocketWithConnection): void;
+  close(this: SocketWithConnection): void;
+}
+
 export interface ConnectRequest {
   readonly key: string;
   readonly protocol: unknown;
@@ -112,6 +121,8 @@ export class RealtimeServer {
   private readonly authorizationTimeoutMs: number;
   private readonly allowAnyOrigin: boolean;
   private readonly allowedOrigins: Set<string>;
+  private readonly listeners: SocketListeners = this.createListeners();
+  private readonly onCork = (connection: RealtimeConnection): void => this.scheduleUncork(connection);
 
   constructor(private readonly options: RealtimeServerOptions) {
     this.nodeId = options.state.nodeId;
@@ -140,8 +151,8 @@ export class RealtimeServer {
   private *localSubscriptions(): Iterable<{ channel: string; member?: { userId: string; userInfo?: unknown } }> {
     for (const connection of this.connections.values()) {
       for (const channel of connection.channels) {
-        const userId = connection.presence.get(channel);
-        yield userId === undefined ? { channel } : { channel, member: { userId, userInfo: connection.presenceInfo.get(channel) } };
+        const member = connection.presence?.get(channel);
+        yield member === undefined ? { channel } : { channel, member: { userId: member.userId, userInfo: member.userInfo } };
       }
     }
   }
@@ -172,35 +183,62 @@ export class RealtimeServer {
       ws.close(refusal.code, refusal.message);
       return null;
     }
-    const connection = new RealtimeConnection(this.nextSocketId(), ws, raw, (c) => this.scheduleUncork(c), Date.now(), request.ip);
+    const connection = new RealtimeConnection(this.nextSocketId(), ws, raw, this.onCork, Date.now(), request.ip);
     this.connections.set(connection.socketId, connection);
     this.socketsPerIp.set(request.ip, (this.socketsPerIp.get(request.ip) ?? 0) + 1);
     this.options.metrics.connections.set(this.connections.size);
     connection.sendText(connectionEstablishedFrame(connection.socketId, this.options.activityTimeoutS));
 
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      connection.lastActivityMs = Date.now();
-      connection.pingSentAtMs = 0;
-      if (isBinary) {
-        // Binary frames are not part of the protocol (§1.1): an error, and the socket stays open (W-17).
-        connection.sendText(errorFrame(CloseCode.Reconnect, 'Invalid message format: binary frames are not supported'));
-        return;
-      }
-      const text = data.toString('utf8');
-      connection.queue = connection.queue.then(() => this.handleText(connection, text)).catch((err: unknown) => {
-        this.options.log.error({ err }, 'realtime message handling failed');
-      });
-    });
-    const touch = () => {
-      connection.lastActivityMs = Date.now();
-      connection.pingSentAtMs = 0;
-    };
-    ws.on('ping', touch);
-    ws.on('pong', touch);
-    ws.on('close', () => {
-      void this.removeConnection(connection);
-    });
+    // The same four listener functions serve every socket (they find the connection on the socket), so an idle
+    // socket carries no closures of its own.
+    (ws as SocketWithConnection)[kConnection] = connection;
+    ws.on('message', this.listeners.message);
+    ws.on('ping', this.listeners.touch);
+    ws.on('pong', this.listeners.touch);
+    ws.on('close', this.listeners.close);
     return connection;
+  }
+
+  private createListeners(): SocketListeners {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- `this` inside the listeners is the socket
+    const server = this;
+    return {
+      message(this: SocketWithConnection, data: Buffer, isBinary: boolean) {
+        const connection = this[kConnection];
+        if (connection) server.onMessage(connection, data, isBinary);
+      },
+      touch(this: SocketWithConnection) {
+        const connection = this[kConnection];
+        if (!connection) return;
+        connection.lastActivityMs = Date.now();
+        connection.pingSentAtMs = 0;
+      },
+      close(this: SocketWithConnection) {
+        const connection = this[kConnection];
+        if (connection) void server.removeConnection(connection);
+      },
+    };
+  }
+
+  private onMessage(connection: RealtimeConnection, data: Buffer, isBinary: boolean): void {
+    connection.lastActivityMs = Date.now();
+    connection.pingSentAtMs = 0;
+    if (isBinary) {
+      // Binary frames are not part of the protocol (§1.1): an error, and the socket stays open (W-17).
+      connection.sendText(errorFrame(CloseCode.Reconnect, 'Invalid message format: binary frames are not supported'));
+      return;
+    }
+    const text = data.toString('utf8');
+    const previous = connection.queue;
+    const step: Promise<void> = (previous ? previous.then(() => this.handleText(connection, text)) : this.handleText(connection, text))
+      .catch((err: unknown) => {
+        this.options.log.error({ err }, 'realtime message handling failed');
+      })
+      .then(() => {
+        // Idle again: drop the settled chain rather than keep a promise per socket.
+        if (connection.queue === step) connection.queue = null;
+      });
+    connection.queue = step;
   }
 
   private checkHandshake(request: ConnectRequest): { code: number; message: string } | null {
@@ -426,10 +464,7 @@ export class RealtimeServer {
 
     this.attachLocal(connection, channel);
     connection.channels.add(channel);
-    if (member) {
-      connection.presence.set(channel, member.userId);
-      connection.presenceInfo.set(channel, member.userInfo);
-    }
+    if (member) (connection.presence ??= new Map()).set(channel, member);
     let isFirstForUser = false;
     try {
       ({ isFirstForUser } = await this.options.state.addSubscription(channel, member));
@@ -437,7 +472,7 @@ export class RealtimeServer {
       this.options.log.error({ err }, 'channel state unavailable on subscribe');
       this.detachLocal(connection, channel);
       connection.channels.delete(channel);
-      connection.presence.delete(channel);
+      connection.presence?.delete(channel);
       connection.sendText(subscriptionErrorFrame(channel, 'ServerError', 'Try again later', 500));
       return;
     }
@@ -468,9 +503,8 @@ export class RealtimeServer {
   private async leaveChannel(connection: RealtimeConnection, channel: string): Promise<void> {
     this.detachLocal(connection, channel);
     connection.channels.delete(channel);
-    const userId = connection.presence.get(channel);
-    connection.presence.delete(channel);
-    connection.presenceInfo.delete(channel);
+    const userId = connection.presenceUserOf(channel);
+    connection.presence?.delete(channel);
     try {
       const { isLastForUser } = await this.options.state.removeSubscription(channel, userId);
       if (userId !== undefined && isLastForUser) {
@@ -578,7 +612,7 @@ export class RealtimeServer {
     const dataBytes = frame.data === undefined ? 0 : Buffer.byteLength(JSON.stringify(frame.data));
     if (dataBytes > REALTIME_LIMITS.maxClientEventDataBytes) return reject('Client event rejected: payload too large');
     // On presence the server states who sent it; a client-supplied user_id is never trusted (W-14).
-    const userId = kind === 'presence' ? connection.presence.get(channel) : undefined;
+    const userId = kind === 'presence' ? connection.presenceUserOf(channel) : undefined;
     void this.publishFrames([[channel, channelEventFrame(channel, frame.event, frame.data, userId)]], connection.socketId);
   }
 

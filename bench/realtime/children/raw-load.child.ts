@@ -1,0 +1,315 @@
+/**
+ * A light load-generator process for the realtime scale bench: the same IPC contract and client behaviour as
+ * load.child.ts (connect, subscribe to a private stream channel, reconnect with full-jitter back-off, resubscribe,
+ * fetch the gap over HTTP, report per-client seq state), but each client is a bare `net.Socket` speaking just
+ * enough RFC 6455 and Pusher protocol 7: a fixed upgrade request, a tiny frame parser for the server's unmasked
+ * text frames, masked (zero key) client frames. On a 2-core box the generator shares the CPU with the server
+ * under test, and a `ws` client (http.ClientRequest, random key, SHA-1 check, per-socket Receiver/Sender) costs
+ * several times what this does per connection — cost that would otherwise be billed to the server's storm time.
+ * Protocol conformance is proven elsewhere with the official clients (tests/conformance).
+ *
+ *   ← {type:'connect', urls, count, channel, historyUrl, localAddress, app}  → {type:'connected', open, failed, ms}
+ *   ← {type:'subscribe', channel, count}                                      → {type:'subscribed', ok, ms}
+ *   ← {type:'status'}  → {type:'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs}
+ *   ← {type:'stop'}    exits
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { signChannelAuth } from '@reusable-chat/protocol';
+
+interface ConnectCommand {
+  type: 'connect';
+  urls: string[];
+  count: number;
+  channel: string;
+  historyUrl: string;
+  localAddress?: string;
+  app: { key: string; secret: string };
+  /** Full-jitter back-off of reconnects (defaults: 200 ms base, 4 s cap — pusher-js-like). */
+  backoff?: { baseMs: number; capMs: number };
+  concurrency?: number;
+}
+
+class Client {
+  socket: net.Socket | null = null;
+  socketId = '';
+  isOpen = false;
+  /** Subscribed to the stream channel on the current socket. */
+  streaming = false;
+  lastSeq = -1;
+  attempt = 0;
+  fetching = false;
+  needsRecovery = false;
+  /** Date.now() when the client last finished resubscribing and fetching its gap after a reconnect. */
+  recoveredAt = 0;
+  /** Bytes not yet parsed into frames (null when empty: the common case is one frame per chunk). */
+  pending: Buffer | null = null;
+  isUpgraded = false;
+  onConnected: ((ok: boolean) => void) | null = null;
+  waiters = new Map<string, () => void>();
+  constructor(readonly host: string, readonly port: number) {}
+}
+
+let config: ConnectCommand;
+let backoff = { baseMs: 200, capMs: 4_000 };
+const clients: Client[] = [];
+let stopping = false;
+let gapFetches = 0;
+let reconnects = 0;
+/** A bounded keep-alive pool: 5 000 clients catching up at once must not open 5 000 HTTP connections. */
+const historyAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+function getJson<T>(url: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: historyAgent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** A masked client text frame; the all-zero mask key is valid (RFC 6455 §5.3) and leaves the payload as is. */
+function clientFrame(text: string): Buffer {
+  const body = Buffer.from(text, 'utf8');
+  const n = body.length;
+  const header = n < 126 ? 6 : 8;
+  const out = Buffer.alloc(header + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = 0x80 | n;
+  else {
+    out[1] = 0x80 | 126;
+    out.writeUInt16BE(n, 2);
+  }
+  body.copy(out, header);
+  return out;
+}
+
+function send(client: Client, text: string): void {
+  client.socket?.write(clientFrame(text));
+}
+
+function subscribeFrame(client: Client, channel: string): string {
+  return JSON.stringify({ event: 'pusher:subscribe', data: { channel, auth: signChannelAuth(config.app, client.socketId, channel) } });
+}
+
+function onText(client: Client, text: string): void {
+  const frame = JSON.parse(text) as { event: string; channel?: string; data?: string };
+  switch (frame.event) {
+    case 'seq': {
+      const { seq } = JSON.parse(frame.data!) as { seq: number };
+      if (seq === client.lastSeq + 1 || client.lastSeq < 0) client.lastSeq = seq;
+      else if (seq > client.lastSeq + 1) void fetchGap(client, false);
+      return;
+    }
+    case 'pusher:connection_established':
+      client.socketId = (JSON.parse(frame.data!) as { socket_id: string }).socket_id;
+      client.isOpen = true;
+      client.attempt = 0;
+      send(client, subscribeFrame(client, config.channel));
+      return;
+    case 'pusher_internal:subscription_succeeded':
+      if (frame.channel === config.channel) {
+        client.streaming = true;
+        client.onConnected?.(true);
+        client.onConnected = null;
+        // After a reconnect: fetch what was published meanwhile, then the client is caught up.
+        if (client.needsRecovery) void fetchGap(client, true);
+      }
+      client.waiters.get(frame.channel!)?.();
+      client.waiters.delete(frame.channel!);
+      return;
+    case 'pusher:ping':
+      send(client, '{"event":"pusher:pong","data":{}}');
+      return;
+    default:
+  }
+}
+
+/** Parses the server's frames: unmasked, text or close (ping/pong answered or ignored), possibly split across reads. */
+function onData(client: Client, chunk: Buffer): void {
+  const buf = client.pending ? Buffer.concat([client.pending, chunk]) : chunk;
+  client.pending = null;
+  let offset = 0;
+  if (!client.isUpgraded) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) {
+      client.pending = buf;
+      return;
+    }
+    if (!buf.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) {
+      client.socket?.destroy();
+      return;
+    }
+    client.isUpgraded = true;
+    offset = end + 4;
+  }
+  while (buf.length - offset >= 2) {
+    const opcode = buf[offset]! & 0x0f;
+    let length = buf[offset + 1]! & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      if (buf.length - offset < 4) break;
+      length = buf.readUInt16BE(offset + 2);
+      header = 4;
+    } else if (length === 127) {
+      if (buf.length - offset < 10) break;
+      length = buf.readUInt32BE(offset + 6);
+      header = 10;
+    }
+    if (buf.length - offset < header + length) break;
+    const payload = buf.subarray(offset + header, offset + header + length);
+    offset += header + length;
+    if (opcode === 1) onText(client, payload.toString('utf8'));
+    else if (opcode === 8) {
+      // The server closes (4200 at shutdown): drop the TCP connection; 'close' schedules the reconnect.
+      client.socket?.destroy();
+      return;
+    } else if (opcode === 9) client.socket?.write(Buffer.from([0x8a, 0x80, 0, 0, 0, 0]));
+  }
+  if (offset < buf.length) client.pending = offset === 0 ? buf : Buffer.from(buf.subarray(offset));
+}
+
+function open(client: Client): void {
+  client.isUpgraded = false;
+  client.pending = null;
+  const socket = net.connect({ host: client.host, port: client.port, ...(config.localAddress ? { localAddress: config.localAddress } : {}) });
+  client.socket = socket;
+  socket.setNoDelay(true);
+  socket.on('connect', () => {
+    socket.write(
+      `GET /app/${config.app.key}?protocol=7 HTTP/1.1\r\nHost: ${client.host}:${client.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+  });
+  socket.on('data', (chunk: Buffer) => onData(client, chunk));
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    client.socket = null;
+    client.isOpen = false;
+    client.streaming = false;
+    client.onConnected?.(false);
+    client.onConnected = null;
+    if (!stopping) scheduleReconnect(client);
+  });
+}
+
+function scheduleReconnect(client: Client): void {
+  reconnects += 1;
+  client.needsRecovery = true;
+  // Full jitter (AWS architecture blog): a storm of clients spreads over the whole window instead of in waves.
+  const delay = Math.random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** client.attempt);
+  client.attempt += 1;
+  setTimeout(() => {
+    if (!stopping) open(client);
+  }, delay);
+}
+
+async function fetchGap(client: Client, afterReconnect: boolean): Promise<void> {
+  if (client.fetching) return;
+  client.fetching = true;
+  gapFetches += afterReconnect ? 0 : 1;
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        const { seqs } = await getJson<{ seqs: number[] }>(`${config.historyUrl}?since=${client.lastSeq}`);
+        for (const seq of seqs) if (seq === client.lastSeq + 1) client.lastSeq = seq;
+        if (afterReconnect) {
+          client.recoveredAt = Date.now();
+          client.needsRecovery = false;
+        }
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
+  } finally {
+    client.fetching = false;
+  }
+}
+
+async function connectAll(cmd: ConnectCommand): Promise<void> {
+  config = cmd;
+  if (cmd.backoff) backoff = cmd.backoff;
+  const t0 = performance.now();
+  let failed = 0;
+  const concurrency = cmd.concurrency ?? 250;
+  for (let i = 0; i < cmd.count; i += concurrency) {
+    const batch = Array.from({ length: Math.min(concurrency, cmd.count - i) }, (_, j) => {
+      const url = new URL(cmd.urls[(i + j) % cmd.urls.length]!);
+      return new Client(url.hostname, Number(url.port));
+    });
+    clients.push(...batch);
+    const results = await Promise.all(
+      batch.map(
+        (c) =>
+          new Promise<boolean>((resolve) => {
+            c.onConnected = resolve;
+            open(c);
+          }),
+      ),
+    );
+    failed += results.filter((ok) => !ok).length;
+  }
+  process.send!({ type: 'connected', open: clients.filter((c) => c.streaming).length, failed, ms: performance.now() - t0 });
+}
+
+async function subscribeAll(channel: string, count: number): Promise<void> {
+  const targets = clients.filter((c) => c.streaming && c.socket).slice(0, count);
+  const t0 = performance.now();
+  const done = targets.map(
+    (c) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 30_000);
+        c.waiters.set(channel, () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        send(c, subscribeFrame(c, channel));
+      }),
+  );
+  const ok = (await Promise.all(done)).filter(Boolean).length;
+  process.send!({ type: 'subscribed', ok, ms: performance.now() - t0 });
+}
+
+function status(): void {
+  let lastSeqMin = Infinity;
+  let lastSeqMax = -Infinity;
+  let recoveredAtMax = 0;
+  let streaming = 0;
+  let open = 0;
+  let pendingRecovery = 0;
+  for (const c of clients) {
+    if (c.streaming) streaming += 1;
+    if (c.isOpen) open += 1;
+    if (c.needsRecovery) pendingRecovery += 1;
+    lastSeqMin = Math.min(lastSeqMin, c.lastSeq);
+    lastSeqMax = Math.max(lastSeqMax, c.lastSeq);
+    recoveredAtMax = Math.max(recoveredAtMax, c.recoveredAt);
+  }
+  const cpu = process.cpuUsage();
+  process.send!({ type: 'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs: cpu.user + cpu.system });
+}
+
+process.on('message', (raw: unknown) => {
+  const msg = raw as { type: string; channel?: string; count?: number };
+  if (msg.type === 'connect') void connectAll(raw as ConnectCommand);
+  else if (msg.type === 'subscribe') void subscribeAll(msg.channel!, msg.count!);
+  else if (msg.type === 'status') status();
+  else if (msg.type === 'stop') {
+    stopping = true;
+    for (const c of clients) c.socket?.destroy();
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));
+process.send!({ type: 'ready', port: 0, pid: process.pid });
