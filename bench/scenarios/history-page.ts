@@ -1,10 +1,13 @@
 /**
  * History page latency (SPEC §9 "history page latency on a database holding millions of messages"):
  * the newest 50 messages of one conversation in a PostgreSQL database holding 1 000 000 messages
- * (1 000 conversations × 1 000), read through GET /api/v1/conversations/{id}/messages?limit=50 on the real
- * server, beside the raw SQL for the same page on the same database (baseline: what the index alone costs).
+ * (1 000 conversations × 1 000; a few reactions and an attachment on the page), measured on three layers:
+ * - HTTP: GET /api/v1/conversations/{id}/messages?limit=50 on the real server (what the issue's target is about),
+ * - core: listMessages inside the server process (the statement plus building the message objects),
+ * - raw SQL: the bare index read of the same 51 rows (what the index alone costs),
+ * and the HTTP/core layers once more with DATABASE_PREPARED_STATEMENTS=true, in the same run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -20,6 +23,18 @@ const MESSAGES_PER_CONVERSATION = 1_000;
 const PAGE = 50;
 const WARMUP = 30;
 const ITERATIONS = 500;
+/** HTTP requests per batch; batches alternate between the two servers. */
+const BATCH = 50;
+/** Linux clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on every mainstream kernel). */
+const CLOCK_TICKS_PER_S = 100;
+
+/** User + system CPU time a process has used so far, from /proc (Linux). */
+function cpuTimeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
 
 export async function benchHistoryPage(postgresUrl: string | undefined): Promise<BenchRow[]> {
   if (!postgresUrl) {
@@ -27,7 +42,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
   }
   const { scratch, handle } = await createMigratedDatabase(postgresUrl, 'history');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-bench-history-'));
-  let server: ServerChild | undefined;
+  const servers: ServerChild[] = [];
   try {
     const tenant = await createBenchTenant(handle.db, { conversations: 1 });
     await handle.close();
@@ -60,7 +75,19 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     const loadS = round((performance.now() - loadT0) / 1000, 1);
     const [{ count } = { count: 0 }] = await sql<{ count: number }[]>`select count(*)::int as count from messages`;
 
-    // Baseline: the page query alone, as the route's repository issues it (newest first, one extra row for next_cursor).
+    // A page is rarely all plain text: a few reactions and one attachment on the newest page make the
+    // per-message aggregation part of what is measured (the summary JSON; the v1 API signs no URLs).
+    await sql`insert into reactions (message_id, workspace_id, chat_user_id, emoji)
+      select m.id, m.workspace_id, ${target.chatUserId}, e.emoji
+      from messages m cross join (values ('👍'), ('🎉')) e(emoji)
+      where m.conversation_id = ${target.id} and m.seq > ${MESSAGES_PER_CONVERSATION - PAGE} and m.seq % 10 = 0`;
+    await sql`insert into attachments (id, workspace_id, conversation_id, message_id, uploader_user_id, storage_key, content_type, extension, size_bytes, original_name, width, height)
+      select gen_random_uuid(), m.workspace_id, m.conversation_id, m.id, ${target.chatUserId}, 'workspaces/' || m.workspace_id || '/attachments/' || gen_random_uuid() || '.png',
+             'image/png', 'png', 2048, 'photo.png', 64, 48
+      from messages m where m.conversation_id = ${target.id} and m.seq = ${MESSAGES_PER_CONVERSATION - 3}`;
+    await sql`analyze`;
+
+    // Baseline: the page's index read alone (newest first, one extra row for next_cursor), no joins, no JSON.
     const rawSamples: number[] = [];
     for (let i = 0; i < WARMUP + ITERATIONS; i++) {
       const t0 = performance.now();
@@ -72,69 +99,116 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     await sql.end();
     const raw = summarize(rawSamples);
 
-    server = await startServerChild({
-      NODE_ENV: 'production',
-      APP_SECRET: BENCH_APP_SECRET,
-      DATA_DIR: dataDir,
-      DATABASE_URL: scratch.url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-    });
-    const url = `${server.url}/api/v1/conversations/${target.id}/messages?limit=${PAGE}`;
+    // Two servers side by side, the same but for DATABASE_PREPARED_STATEMENTS, measured in alternating
+    // batches so that load from other processes on the machine hits both alike.
+    const variants = ['false', 'true'] as const;
+    for (const prepared of variants) {
+      servers.push(
+        await startServerChild({
+          NODE_ENV: 'production',
+          APP_SECRET: BENCH_APP_SECRET,
+          DATA_DIR: dataDir,
+          DATABASE_URL: scratch.url,
+          DATABASE_PREPARED_STATEMENTS: prepared,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          LOG_LEVEL: 'warn',
+        }),
+      );
+    }
+    const pagePath = `/api/v1/conversations/${target.id}/messages?limit=${PAGE}`;
     const headers = { 'x-api-key': tenant.apiKey };
-    const probe = await fetch(url, { headers });
-    const probeBody = (await probe.json().catch(() => ({}))) as { data?: unknown[]; error?: { code?: string } };
-    let samples: number[];
-    let via: 'http' | 'core';
-    let rows: number;
-    if (probe.status === 404 && probeBody.error?.code === 'route_not_found') {
+    for (const server of servers) {
+      const probe = await fetch(`${server.url}${pagePath}`, { headers });
+      const probeBody = (await probe.json().catch(() => ({}))) as { data?: unknown[] };
+      if (probe.status !== 200) throw new Error(`history route answered ${probe.status}: ${JSON.stringify(probeBody)}`);
+      if (probeBody.data?.length !== PAGE) throw new Error(`expected a page of ${PAGE} messages, got ${probeBody.data?.length}`);
+      for (let i = 0; i < WARMUP; i++) await (await fetch(`${server.url}${pagePath}`, { headers })).arrayBuffer();
+    }
+    const httpSamples: number[][] = servers.map(() => []);
+    const cpuMs = servers.map(() => 0);
+    for (let batchNo = 0; batchNo < ITERATIONS / BATCH; batchNo++) {
+      for (const [v, server] of servers.entries()) {
+        const cpu0 = cpuTimeMs(server.pid);
+        for (let i = 0; i < BATCH; i++) {
+          const t0 = performance.now();
+          const res = await fetch(`${server.url}${pagePath}`, { headers });
+          await res.arrayBuffer();
+          if (res.status !== 200) throw new Error(`history route answered ${res.status}`);
+          httpSamples[v]!.push(performance.now() - t0);
+        }
+        cpuMs[v]! += cpuTimeMs(server.pid) - cpu0;
+      }
+    }
+    // The same page through core listMessages inside each server process: no HTTP, no auth, no JSON text.
+    const coreSamples: number[][] = [];
+    for (const server of servers) {
       const r = await server.request<{ samplesMs: number[]; rows: number }>(
         { type: 'core-history', workspaceId: tenant.workspaceId, conversationId: target.id, limit: PAGE, warmup: WARMUP, iterations: ITERATIONS },
         'core-history-result',
       );
-      samples = r.samplesMs;
-      rows = r.rows;
-      via = 'core';
-    } else {
-      if (probe.status !== 200) throw new Error(`history route answered ${probe.status}: ${JSON.stringify(probeBody)}`);
-      samples = [];
-      rows = probeBody.data?.length ?? 0;
-      for (let i = 0; i < WARMUP + ITERATIONS; i++) {
-        const t0 = performance.now();
-        const res = await fetch(url, { headers });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`history route answered ${res.status}`);
-        if (i >= WARMUP) samples.push(performance.now() - t0);
-      }
-      via = 'http';
+      if (r.rows !== PAGE) throw new Error(`expected a page of ${PAGE} messages from core, got ${r.rows}`);
+      coreSamples.push(r.samplesMs);
     }
-    if (rows !== PAGE) throw new Error(`expected a page of ${PAGE} messages, got ${rows}`);
-    const api = summarize(samples);
-    const common = `${count.toLocaleString('en-US')} messages in DB (bulk-loaded in ${loadS} s); ${ITERATIONS} sequential requests after ${WARMUP} warm-up; via ${via}`;
-    return [
-      {
-        scenario: 'history page (1M messages, PostgreSQL)',
-        metric: 'p50',
-        value: api.p50Ms,
+    const http = httpSamples.map((s) => summarize(s));
+    const core = coreSamples.map((s) => summarize(s));
+    const cpuPerRequestMs = cpuMs.map((ms) => round(ms / ITERATIONS, 3));
+
+    const scenarioName = 'history page (1M messages, PostgreSQL)';
+    const common = `${count.toLocaleString('en-US')} messages in DB (bulk-loaded in ${loadS} s); ${ITERATIONS} sequential requests after ${WARMUP} warm-up`;
+    const httpWhat = `GET /api/v1/conversations/{id}/messages?limit=${PAGE} end to end: HTTP on 127.0.0.1, Fastify, API-key auth (cached), access check + page in one statement, JSON`;
+    const coreWhat = 'core listMessages in the server process: the statement and the message JSON objects, no HTTP/auth/serialisation';
+    const rows: BenchRow[] = [];
+    for (const metric of ['p50', 'p99'] as const) {
+      const key = metric === 'p50' ? 'p50Ms' : 'p99Ms';
+      rows.push({
+        scenario: scenarioName,
+        metric,
+        value: http[0]![key],
         unit: 'ms',
-        baseline: { label: 'raw SQL page query p50', value: raw.p50Ms, unit: 'ms' },
-        ratio: ratioOf(api.p50Ms, raw.p50Ms),
-        note: common,
-        detail: { api, raw, messages: count, loadS, via },
-      },
-      {
-        scenario: 'history page (1M messages, PostgreSQL)',
-        metric: 'p99',
-        value: api.p99Ms,
+        baseline: { label: `raw SQL page query ${metric}`, value: raw[key], unit: 'ms' },
+        ratio: ratioOf(http[0]![key], raw[key]),
+        note: `${httpWhat}; default DATABASE_PREPARED_STATEMENTS=false; ${common}`,
+        ...(metric === 'p50' ? { detail: { http: http[0], core: core[0], raw, serverCpuMsPerRequest: cpuPerRequestMs[0], messages: count, loadS } } : {}),
+      });
+    }
+    for (const metric of ['p50', 'p99'] as const) {
+      const key = metric === 'p50' ? 'p50Ms' : 'p99Ms';
+      rows.push({
+        scenario: `${scenarioName}, core only`,
+        metric,
+        value: core[0]![key],
         unit: 'ms',
-        baseline: { label: 'raw SQL page query p99', value: raw.p99Ms, unit: 'ms' },
-        ratio: ratioOf(api.p99Ms, raw.p99Ms),
-        note: common,
-      },
-    ];
+        baseline: { label: `raw SQL page query ${metric}`, value: raw[key], unit: 'ms' },
+        ratio: ratioOf(core[0]![key], raw[key]),
+        note: `${coreWhat}; DATABASE_PREPARED_STATEMENTS=false`,
+      });
+    }
+    for (const metric of ['p50', 'p99'] as const) {
+      const key = metric === 'p50' ? 'p50Ms' : 'p99Ms';
+      rows.push({
+        scenario: `${scenarioName}, prepared statements`,
+        metric,
+        value: http[1]![key],
+        unit: 'ms',
+        baseline: { label: `same page, prepared statements off, ${metric}`, value: http[0]![key], unit: 'ms' },
+        ratio: ratioOf(http[1]![key], http[0]![key]),
+        note: `HTTP as above with DATABASE_PREPARED_STATEMENTS=true (core only: p50 ${core[1]!.p50Ms} ms, p99 ${core[1]!.p99Ms} ms); batches of ${BATCH} alternating with the default server`,
+        ...(metric === 'p50' ? { detail: { http: http[1], core: core[1], serverCpuMsPerRequest: cpuPerRequestMs[1] } } : {}),
+      });
+    }
+    rows.push({
+      scenario: scenarioName,
+      metric: 'server CPU per page',
+      value: cpuPerRequestMs[0]!,
+      unit: 'ms',
+      baseline: { label: 'with prepared statements', value: cpuPerRequestMs[1]!, unit: 'ms' },
+      ratio: ratioOf(cpuPerRequestMs[0]!, cpuPerRequestMs[1]!),
+      note: 'user+system CPU of the server process over the HTTP requests (/proc), divided by their number; PostgreSQL not included',
+    });
+    return rows;
   } finally {
-    await server?.stop();
+    await Promise.all(servers.map((server) => server.stop()));
     await handle.close().catch(() => undefined);
     await scratch.drop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,18 +1,46 @@
-import { and, asc, desc, eq, getTableColumns, gt, lt, sql, type SQL } from 'drizzle-orm';
-import { schema, type Executor } from '@reusable-chat/db';
-import { AppError } from '../errors/registry.ts';
+import { sql, type SQL } from 'drizzle-orm';
+import type { Executor, JsonObject, MaskedInfo } from '@reusable-chat/db';
+import type { ConversationType } from '../conversations/manage-conversations.ts';
+import { AppError, notFound } from '../errors/registry.ts';
 import { cursorNumber, cursorString, decodeCursor, encodeCursor, type CursorScope } from '../shared/cursor.ts';
-import { serializeMessages, type AttachmentSerializer, type KnownMessageExtras } from './load-message-extras.ts';
-import type { MessageJson, MessageRow } from './message-json.ts';
+import type { AttachmentSerializer } from './load-message-extras.ts';
+import { toAttachmentSummaryJson, toMessageJson, type MessageJson, type ReactionSummary, type StoredAttachmentRow } from './message-json.ts';
 
 export const MESSAGE_PAGE_MAX = 100;
 
-/** Every column but the generated search vector (a tsvector of the content nobody reads back). */
-const { searchVector: _searchVector, ...messageColumns } = getTableColumns(schema.messages);
+/** Who reads the page, beyond "someone allowed into the workspace". */
+export interface MessageListViewer {
+  /**
+   * A chat user reading as a participant (widget): the page is 404 unless they are a current participant,
+   * and messages of users they blocked are left out (SPEC §6, "not delivered to the blocker").
+   */
+  readonly participantUserId?: string;
+  /** Only a conversation of this type is visible (demo keys see demo rooms only); anything else is 404. */
+  readonly conversationType?: ConversationType;
+}
 
-/** Drivers return booleans; tolerate the text form of a raw expression too. */
-function isTrue(value: unknown): boolean {
-  return value === true || value === 't' || value === 'true';
+/** One row of the page statement: the conversation always, a message when the page is not empty. */
+interface PageRow {
+  conversation_found: unknown;
+  id: string | null;
+  conversation_id: string;
+  seq: number;
+  sender_type: 'user' | 'agent' | 'system';
+  sender_user_id: string | null;
+  sender_admin_id: string | null;
+  type: 'text' | 'system' | 'attachment';
+  content: string;
+  masked: unknown;
+  client_id: string | null;
+  metadata: unknown;
+  created_at: Date | string;
+  edited_at: Date | string | null;
+  deleted_at: Date | string | null;
+  user_external_id: string | null;
+  user_name: string | null;
+  admin_name: string | null;
+  attachments: unknown;
+  reactions: unknown;
 }
 
 /**
@@ -21,7 +49,11 @@ function isTrue(value: unknown): boolean {
  *   pages further back;
  * - `afterSeq`: catch-up after a reconnect (SPEC §5) — exactly the messages with seq > n, oldest first;
  *   `next_cursor` continues forward when the gap is larger than one page.
- * The caller has already checked that the conversation belongs to the workspace and the viewer may read it.
+ *
+ * The whole page is ONE statement (one round trip): the access check (conversation in the workspace, of the
+ * viewer's allowed type, the viewer a current participant), the messages through the (conversation_id, seq)
+ * index, their senders, and their attachments and reactions aggregated per message as JSON. A conversation
+ * the viewer may not read is 404 (T-03, T-05, T-09), whatever cursor came with it.
  */
 export async function listMessages(params: {
   db: Executor;
@@ -32,80 +64,167 @@ export async function listMessages(params: {
   cursor?: string;
   afterSeq?: number;
   includeInternal?: boolean;
+  viewer?: MessageListViewer;
   serializeAttachment?: AttachmentSerializer;
 }): Promise<{ data: MessageJson[]; nextCursor: string | null }> {
   const { db, workspaceId, conversationId } = params;
+  const viewer = params.viewer ?? {};
   const limit = Math.min(Math.max(params.limit ?? 50, 1), MESSAGE_PAGE_MAX);
   const scope: CursorScope = { secret: params.cursorSecret, workspaceId, list: `messages:${conversationId}` };
 
-  let direction: 'backward' | 'forward' = params.afterSeq !== undefined ? 'forward' : 'backward';
-  let boundary: number | null = params.afterSeq ?? null;
-  if (params.cursor) {
-    if (params.afterSeq !== undefined) throw new AppError('validation_failed', 'Use either a cursor or after_seq, not both.');
-    const position = decodeCursor(scope, params.cursor);
-    const d = cursorString(position, 'd');
-    if (d !== 'b' && d !== 'f') throw new AppError('invalid_cursor');
-    direction = d === 'b' ? 'backward' : 'forward';
-    boundary = cursorNumber(position, 's');
+  let position: { direction: 'backward' | 'forward'; boundary: number | null };
+  try {
+    position = pagePosition(scope, params.cursor, params.afterSeq);
+  } catch (err) {
+    // A bad cursor for a conversation the caller may not see is still 404: the answer never tells apart
+    // "exists elsewhere" from "bad cursor" (the access check used to run first; keep that order).
+    const rows = await pageRows(db, { workspaceId, conversationId, viewer, includeInternal: false, direction: 'backward', boundary: null, take: 0 });
+    if (rows.length === 0) throw notFound('Conversation');
+    throw err;
   }
+  const { direction, boundary } = position;
 
-  const conditions: SQL[] = [eq(schema.messages.workspaceId, workspaceId), eq(schema.messages.conversationId, conversationId)];
-  if (!params.includeInternal) conditions.push(eq(schema.messages.isInternal, false));
-  if (boundary !== null) conditions.push(direction === 'backward' ? lt(schema.messages.seq, boundary) : gt(schema.messages.seq, boundary));
-
-  // One query for the page with its senders and whether any attachment/reaction exists: the common page
-  // (plain text) needs no second round trip, and the search vector is never shipped.
-  const m = schema.messages;
-  const rows = await db
-    .select({
-      message: messageColumns,
-      userExternalId: schema.chatUsers.externalId,
-      userName: schema.chatUsers.name,
-      adminName: schema.admins.name,
-      hasAttachments: sql<unknown>`exists (select 1 from ${schema.attachments} where ${schema.attachments.workspaceId} = ${m.workspaceId} and ${schema.attachments.messageId} = ${m.id})`,
-      hasReactions: sql<unknown>`exists (select 1 from ${schema.reactions} where ${schema.reactions.messageId} = ${m.id} and ${schema.reactions.workspaceId} = ${m.workspaceId})`,
-    })
-    .from(m)
-    .leftJoin(schema.chatUsers, and(eq(schema.chatUsers.id, m.senderUserId), eq(schema.chatUsers.workspaceId, workspaceId)))
-    .leftJoin(schema.admins, eq(schema.admins.id, m.senderAdminId))
-    .where(and(...conditions))
-    .orderBy(direction === 'backward' ? desc(m.seq) : asc(m.seq))
-    .limit(limit + 1);
-  const hasMore = rows.length > limit;
-  const pageRows = rows.slice(0, limit);
-  if (direction === 'backward') pageRows.reverse();
-  const page: MessageRow[] = pageRows.map((r) => r.message);
-  const known: KnownMessageExtras = {
-    users: new Map(
-      pageRows.flatMap((r) =>
-        r.message.senderUserId && r.userExternalId !== null
-          ? [[r.message.senderUserId, { id: r.message.senderUserId, externalId: r.userExternalId, name: r.userName ?? '' }] as const]
-          : [],
-      ),
-    ),
-    admins: new Map(
-      pageRows.flatMap((r) =>
-        r.message.senderAdminId && r.adminName !== null
-          ? [[r.message.senderAdminId, { id: r.message.senderAdminId, name: r.adminName }] as const]
-          : [],
-      ),
-    ),
-    attachmentMessageIds: pageRows.filter((r) => isTrue(r.hasAttachments)).map((r) => r.message.id),
-    reactionMessageIds: pageRows.filter((r) => isTrue(r.hasReactions)).map((r) => r.message.id),
-  };
-  let nextCursor: string | null = null;
-  if (hasMore && page.length > 0) {
-    nextCursor =
-      direction === 'backward'
-        ? encodeCursor(scope, { d: 'b', s: page[0]!.seq })
-        : encodeCursor(scope, { d: 'f', s: page.at(-1)!.seq });
-  }
-  const data = await serializeMessages({
-    db,
+  const rows = await pageRows(db, {
     workspaceId,
-    messages: page,
-    known,
-    ...(params.serializeAttachment ? { serializeAttachment: params.serializeAttachment } : {}),
+    conversationId,
+    viewer,
+    includeInternal: params.includeInternal === true,
+    direction,
+    boundary,
+    take: limit + 1,
   });
+  if (rows.length === 0) throw notFound('Conversation');
+  // The conversation with an empty page comes back as one row without a message.
+  const messages = rows[0]!.id === null ? [] : rows;
+  const hasMore = messages.length > limit;
+  const pageRowsInOrder = messages.slice(0, limit);
+  if (direction === 'backward') pageRowsInOrder.reverse();
+
+  const serializeAttachment = params.serializeAttachment ?? toAttachmentSummaryJson;
+  const data = pageRowsInOrder.map((r) => toMessageJsonFromRow(r, serializeAttachment));
+  let nextCursor: string | null = null;
+  if (hasMore && data.length > 0) {
+    nextCursor =
+      direction === 'backward' ? encodeCursor(scope, { d: 'b', s: data[0]!.seq }) : encodeCursor(scope, { d: 'f', s: data.at(-1)!.seq });
+  }
   return { data, nextCursor };
+}
+
+function pagePosition(
+  scope: CursorScope,
+  cursor: string | undefined,
+  afterSeq: number | undefined,
+): { direction: 'backward' | 'forward'; boundary: number | null } {
+  if (!cursor) return { direction: afterSeq !== undefined ? 'forward' : 'backward', boundary: afterSeq ?? null };
+  if (afterSeq !== undefined) throw new AppError('validation_failed', 'Use either a cursor or after_seq, not both.');
+  const position = decodeCursor(scope, cursor);
+  const d = cursorString(position, 'd');
+  if (d !== 'b' && d !== 'f') throw new AppError('invalid_cursor');
+  return { direction: d === 'b' ? 'backward' : 'forward', boundary: cursorNumber(position, 's') };
+}
+
+/**
+ * The page statement. `take` 0 only checks access. Rows come newest first for a backward page and oldest
+ * first for a forward one; a readable conversation always yields at least one row (message columns null when
+ * the page is empty), an unreadable one none.
+ */
+async function pageRows(
+  db: Executor,
+  q: {
+    workspaceId: string;
+    conversationId: string;
+    viewer: MessageListViewer;
+    includeInternal: boolean;
+    direction: 'backward' | 'forward';
+    boundary: number | null;
+    take: number;
+  },
+): Promise<PageRow[]> {
+  const messageFilters: SQL[] = [];
+  if (!q.includeInternal) messageFilters.push(sql` and m.is_internal = false`);
+  if (q.boundary !== null) messageFilters.push(q.direction === 'backward' ? sql` and m.seq < ${q.boundary}` : sql` and m.seq > ${q.boundary}`);
+  const conversationFilters: SQL[] = [];
+  if (q.viewer.conversationType) conversationFilters.push(sql` and c.type = ${q.viewer.conversationType}`);
+  if (q.viewer.participantUserId) {
+    const viewerId = q.viewer.participantUserId;
+    messageFilters.push(
+      sql` and not exists (select 1 from blocks b where b.workspace_id = m.workspace_id and b.blocker_user_id = ${viewerId} and b.blocked_user_id = m.sender_user_id)`,
+    );
+    conversationFilters.push(
+      sql` and exists (select 1 from participants pt where pt.conversation_id = c.id and pt.workspace_id = c.workspace_id and pt.chat_user_id = ${viewerId} and pt.left_at is null)`,
+    );
+  }
+  const order = q.direction === 'backward' ? sql`desc` : sql`asc`;
+
+  // Attachments and reactions are skipped for deleted messages (their JSON drops them anyway). Reactions are
+  // grouped per emoji in order of the first reaction, user ids in reaction order (as the JSON always listed them).
+  const statement = sql`
+    select true as conversation_found, p.*
+    from conversations c
+    left join lateral (
+      select m.id, m.conversation_id, m.seq, m.sender_type, m.sender_user_id, m.sender_admin_id, m.type, m.content,
+             m.masked, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted_at,
+             u.external_id as user_external_id, u.name as user_name, ad.name as admin_name,
+             case when m.deleted_at is null then (
+               select json_agg(json_build_object(
+                        'id', a.id, 'workspaceId', a.workspace_id, 'conversationId', a.conversation_id, 'messageId', a.message_id,
+                        'uploaderUserId', a.uploader_user_id, 'uploaderAdminId', a.uploader_admin_id, 'storageKey', a.storage_key,
+                        'thumbnailKey', a.thumbnail_key, 'contentType', a.content_type, 'extension', a.extension,
+                        'sizeBytes', a.size_bytes, 'originalName', a.original_name, 'width', a.width, 'height', a.height,
+                        'createdAt', a.created_at) order by a.created_at, a.id)
+               from attachments a where a.workspace_id = m.workspace_id and a.message_id = m.id) end as attachments,
+             case when m.deleted_at is null then (
+               select json_agg(json_build_object('emoji', r.emoji, 'count', r.count, 'user_ids', r.user_ids) order by r.first_at, r.emoji)
+               from (select emoji, count(*) as count, min(created_at) as first_at,
+                            json_agg(chat_user_id order by created_at, chat_user_id) as user_ids
+                     from reactions where message_id = m.id and workspace_id = m.workspace_id group by emoji) r) end as reactions
+      from messages m
+      left join chat_users u on u.id = m.sender_user_id and u.workspace_id = m.workspace_id
+      left join admins ad on ad.id = m.sender_admin_id
+      where m.workspace_id = c.workspace_id and m.conversation_id = c.id${sql.join(messageFilters)}
+      order by m.seq ${order}
+      limit ${q.take}
+    ) p on true
+    where c.id = ${q.conversationId} and c.workspace_id = ${q.workspaceId}${sql.join(conversationFilters)}
+    order by p.seq ${order}`;
+  const result = (await db.execute(statement)) as unknown;
+  // postgres.js answers an array of rows, PGlite an object holding them.
+  return (Array.isArray(result) ? result : (result as { rows: PageRow[] }).rows) as PageRow[];
+}
+
+function json(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+function date(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function toMessageJsonFromRow(r: PageRow, serializeAttachment: AttachmentSerializer): MessageJson {
+  const attachments = (json(r.attachments) as (Omit<StoredAttachmentRow, 'createdAt'> & { createdAt: string })[] | null) ?? [];
+  return toMessageJson(
+    {
+      id: r.id!,
+      conversationId: r.conversation_id,
+      seq: r.seq,
+      senderType: r.sender_type,
+      senderUserId: r.sender_user_id,
+      senderAdminId: r.sender_admin_id,
+      type: r.type,
+      content: r.content,
+      masked: json(r.masked) as MaskedInfo | null,
+      clientId: r.client_id,
+      metadata: (json(r.metadata) ?? {}) as JsonObject,
+      createdAt: date(r.created_at),
+      editedAt: r.edited_at === null ? null : date(r.edited_at),
+      deletedAt: r.deleted_at === null ? null : date(r.deleted_at),
+    },
+    {
+      senderUser:
+        r.sender_user_id && r.user_external_id !== null ? { id: r.sender_user_id, externalId: r.user_external_id, name: r.user_name ?? '' } : null,
+      senderAdmin: r.sender_admin_id && r.admin_name !== null ? { id: r.sender_admin_id, name: r.admin_name } : null,
+      attachments: attachments.map((a) => serializeAttachment({ ...a, createdAt: new Date(a.createdAt) })),
+      reactions: (json(r.reactions) as ReactionSummary[] | null) ?? [],
+    },
+  );
 }

@@ -4,6 +4,24 @@ import type { ChatUser } from '../users/user-json.ts';
 /** A stored message as the API needs it (the generated search vector is never read back). */
 export type MessageRow = Omit<typeof schema.messages.$inferSelect, 'searchVector'>;
 export type StoredAttachmentRow = typeof schema.attachments.$inferSelect;
+/** The columns of a message its JSON is made of (a page read selects only these). */
+export type MessageJsonSource = Pick<
+  MessageRow,
+  | 'id'
+  | 'conversationId'
+  | 'seq'
+  | 'senderType'
+  | 'senderUserId'
+  | 'senderAdminId'
+  | 'type'
+  | 'content'
+  | 'masked'
+  | 'clientId'
+  | 'metadata'
+  | 'createdAt'
+  | 'editedAt'
+  | 'deletedAt'
+>;
 
 export interface ReactionSummary {
   readonly emoji: string;
@@ -43,7 +61,7 @@ export interface MessageJson {
  * HTTP API returns"). Never carries original_content (pre-policy text) nor internal flags; a deleted
  * message keeps its seq (clients see no gap) but loses its content and attachments.
  */
-export function toMessageJson(message: MessageRow, extras: MessageJsonExtras = {}): MessageJson {
+export function toMessageJson(message: MessageJsonSource, extras: MessageJsonExtras = {}): MessageJson {
   const sender: MessageJson['sender'] =
     message.senderType === 'user'
       ? {
