@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import nodemailer, { type Transporter } from 'nodemailer';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { Transporter } from 'nodemailer';
 import type { Mailer, MailMessage } from '@reusable-chat/core/ports';
 
 /**
@@ -8,17 +8,24 @@ import type { Mailer, MailMessage } from '@reusable-chat/core/ports';
  * (SPEC §1 embedded default) using nodemailer's own stream transport, so the files are what SMTP would carry.
  */
 export class NodemailerMailer implements Mailer {
-  private readonly transport: Transporter;
+  /** nodemailer is loaded with the first email (≈15 MB of RSS that a server sending no mail never needs). */
+  private transport: Promise<Transporter> | undefined;
   constructor(
     private readonly options: { from: string; smtpUrl?: string | undefined; mailDir: string },
-  ) {
-    this.transport = options.smtpUrl
-      ? nodemailer.createTransport(options.smtpUrl)
-      : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  ) {}
+
+  private load(): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      this.options.smtpUrl
+        ? nodemailer.createTransport(this.options.smtpUrl)
+        : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+    );
+    return this.transport;
   }
 
   async send(message: MailMessage): Promise<{ messageId: string }> {
-    const info = await this.transport.sendMail({
+    const transport = await this.load();
+    const info = await transport.sendMail({
       from: this.options.from,
       to: message.to,
       subject: message.subject,
@@ -28,7 +35,6 @@ export class NodemailerMailer implements Mailer {
     });
     if (!this.options.smtpUrl) {
       await mkdir(this.options.mailDir, { recursive: true });
-      const { writeFile } = await import('node:fs/promises');
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`;
       await writeFile(`${this.options.mailDir}/${name}`, (info as unknown as { message: Buffer }).message);
     }
@@ -36,6 +42,6 @@ export class NodemailerMailer implements Mailer {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    (await this.transport)?.close();
   }
 }
