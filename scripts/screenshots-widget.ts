@@ -91,6 +91,14 @@ async function main(): Promise<void> {
     world.host.pages.set('/light', { html: page(world.apiOrigin, el()) });
     world.host.pages.set('/dark', { html: page(world.apiOrigin, el('theme="dark" preset="ocean"')) });
     world.host.pages.set('/rtl', { html: page(world.apiOrigin, el('lang="ar" position="left"'), 'ar') });
+    // Rui has the widget open on his own site, so the guest's header shows him online.
+    const hostToken = (await api.createSession({ external_id: 'host' })).token;
+    world.host.pages.set('/host', { html: page(world.apiOrigin, `<reusable-chat session-token="${hostToken}" title="Guests"></reusable-chat>`) });
+    const hostContext = await world.browser.newContext({ viewport: { width: 1280, height: 820 } });
+    const hostPage = await hostContext.newPage();
+    await hostPage.goto(`${world.host.origin}/host`);
+    await widget(hostPage, '.launcher').click();
+    await widget(hostPage, `.conv[data-conversation-id="${conv.id}"]`).waitFor();
 
     const open = async (route: string, viewport: { width: number; height: number }, setup?: (p: Page) => Promise<void>) => {
       const context = await world.browser.newContext({ viewport, deviceScaleFactor: 1 });
@@ -99,6 +107,7 @@ async function main(): Promise<void> {
       await widget(p, '.launcher').click();
       await widget(p, `.conv[data-conversation-id="${conv.id}"]`).click();
       await widget(p, '[data-testid=bubble]').filter({ hasText: 'garage' }).waitFor();
+      await widget(p, '[data-testid=presence][data-online=true]').waitFor();
       if (setup) await setup(p);
       return { context, p };
     };
@@ -129,13 +138,18 @@ async function main(): Promise<void> {
     await shoot(dark.p, 'widget-dark.png');
     await dark.context.close();
 
-    const rtl = await open('/rtl', { width: 1280, height: 820 });
-    await shoot(rtl.p, 'widget-rtl.png');
-    await rtl.context.close();
-
     const mobile = await open('/light', { width: 390, height: 800 });
     await shoot(mobile.p, 'widget-mobile.png');
     await mobile.context.close();
+
+    // Last, so the other pictures stay English: an Arabic reply next to the English bubbles, each laid out in its
+    // own direction inside the right-to-left widget.
+    await api.sendMessage(conv.id, { content: 'أهلاً بكِ! سأترك المفتاح عند الجار.', sender_external_id: 'host' });
+    const rtl = await open('/rtl', { width: 1280, height: 820 });
+    await widget(rtl.p, '[data-testid=bubble]').filter({ hasText: 'المفتاح' }).waitFor();
+    await shoot(rtl.p, 'widget-rtl.png');
+    await rtl.context.close();
+    await hostContext.close();
   } finally {
     await world.close();
   }

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
+import { and, eq } from 'drizzle-orm';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPolicyHook } from '@reusable-chat/core';
+import { schema } from '@reusable-chat/db';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { backends, type Backend } from '@reusable-chat/testing';
 import {
@@ -257,6 +259,45 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     expect(await status.getAttribute('data-online')).toBe('false');
     expect(host.probe.errors).toEqual([]);
     await host.context.close();
+  }, 60_000);
+
+  it('shares nobody’s presence when the configuration switches it off (SPEC §6)', async () => {
+    const setPresence = async (presence: boolean) => {
+      const where = and(eq(schema.widgetConfigs.workspaceId, world.tenant.workspaceId), eq(schema.widgetConfigs.slug, 'guest-host'));
+      const [config] = await world.stack.db.select({ policies: schema.widgetConfigs.policies }).from(schema.widgetConfigs).where(where);
+      await world.stack.db.update(schema.widgetConfigs).set({ policies: { ...config!.policies, presence } }).where(where);
+    };
+    await setPresence(false);
+    try {
+      // The guest's page knows its configuration from the embed init: it does not even ask for the channel.
+      const guestContext = await browser.newContext();
+      const guestPage = await guestContext.newPage();
+      const presenceAuth: string[] = [];
+      guestPage.on('request', (r) => {
+        if (r.url().endsWith('/broadcasting/auth') && r.postData()?.includes('presence-conversation')) presenceAuth.push(r.url());
+      });
+      await guestPage.goto(`${world.host.origin}/guest`);
+      await widget(guestPage, '.launcher').click();
+      await openThread(guestPage);
+      // Rendered after the widget's presence effects ran: had it asked for the channel, the request was sent.
+      await widget(guestPage, '[data-testid=bubble]').first().waitFor();
+      // The host's page (a server-minted token, no embed init) asks, and the server refuses.
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const refused = page.waitForResponse((r) => r.url().endsWith('/broadcasting/auth') && r.request().postData()?.includes('presence-conversation') === true);
+      await page.goto(`${world.host.origin}/host`);
+      await widget(page, '.launcher').click();
+      expect((await refused).status()).toBe(403);
+      await openThread(page);
+      await widget(page, '[data-testid=bubble]').first().waitFor();
+      expect(await widget(page, '[data-testid=presence]').count()).toBe(0);
+      expect(await widget(guestPage, '[data-testid=presence]').count()).toBe(0);
+      expect(presenceAuth).toEqual([]);
+      await context.close();
+      await guestContext.close();
+    } finally {
+      await setPresence(true);
+    }
   }, 60_000);
 });
 

@@ -1,5 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { schema, type Executor } from '@reusable-chat/db';
+import { loadConversationPolicies } from '@reusable-chat/core';
 import { parseProductChannel, signChannelAuth, signUserAuth, type AppCredentials } from '@reusable-chat/protocol';
 
 /**
@@ -30,7 +31,7 @@ export async function authorizeChatUserChannel(params: {
     case 'conversation':
     case 'conversation-presence': {
       const rows = await params.db
-        .select({ conversationId: schema.participants.conversationId })
+        .select({ conversationId: schema.participants.conversationId, widgetConfigId: schema.conversations.widgetConfigId })
         .from(schema.participants)
         .innerJoin(schema.conversations, eq(schema.conversations.id, schema.participants.conversationId))
         .where(
@@ -45,6 +46,8 @@ export async function authorizeChatUserChannel(params: {
         .limit(1);
       if (rows.length === 0) return DENY;
       if (ref.kind === 'conversation') return { allowed: true };
+      // The configuration's presence switch (SPEC §6): off means nobody's online state is shared in it.
+      if (!(await loadConversationPolicies(params.db, params.workspaceId, rows[0]!.widgetConfigId)).presence) return DENY;
       // Only what other participants already see: name and avatar, never email or metadata (S-06).
       return {
         allowed: true,

@@ -34,10 +34,10 @@ button{font:inherit;color:inherit;cursor:pointer}
 .header{background:var(--rc-accent);color:var(--rc-accent-fg);padding:14px 12px;display:flex;align-items:center;gap:8px;min-height:60px}
 .header .avatar{background:rgba(0,0,0,.28);color:inherit}
 .header h2{margin:0;font-size:16px;font-weight:650;flex:1;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.header .title{display:block;overflow:hidden;text-overflow:ellipsis;unicode-bidi:isolate}
 .header .sub{display:flex;gap:8px;align-items:center;font-size:12px;font-weight:400;opacity:.9;overflow:hidden;white-space:nowrap}
 .header .sub>span{unicode-bidi:isolate;overflow:hidden;text-overflow:ellipsis}
 .header .sub>.presence{flex:none;display:inline-flex;align-items:center;gap:5px}
+.header .sub>.presence:not(:last-child)::after{content:'·';margin-inline-start:3px}
 .presence .dot{width:8px;height:8px;border-radius:50%;border:1.5px solid currentColor;flex:none}
 .presence[data-online=true] .dot{background:#22c55e;border-color:#fff}
 .icon-btn{background:transparent;border:0;width:36px;height:36px;border-radius:10px;display:grid;place-items:center;color:inherit;flex:none}
@@ -73,7 +73,7 @@ button{font:inherit;color:inherit;cursor:pointer}
 .row.first .avatar{visibility:visible}
 .stack{display:flex;flex-direction:column;max-width:78%;min-width:0}
 .row.mine .stack{align-items:flex-end}
-.sender{font-size:12px;color:var(--rc-muted);margin:8px 4px 2px;unicode-bidi:isolate}
+.sender{font-size:12px;color:var(--rc-muted);margin:8px 4px 2px}
 .bubble{position:relative;padding:8px 12px;border-radius:18px;background:var(--rc-bubble-in);color:var(--rc-bubble-in-fg);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;unicode-bidi:plaintext;text-align:start}
 .row.mine .bubble{background:var(--rc-accent);color:var(--rc-accent-fg)}
 .row.mine .bubble a{color:inherit}

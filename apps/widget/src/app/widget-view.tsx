@@ -237,9 +237,8 @@ export function WidgetView(props: ViewProps) {
               )}
               {active && <div class="avatar sm" aria-hidden="true">{initials(conversationTitle(active, myId, props.title))}</div>}
               <h2>
-                <span class="title" dir="auto">
-                  {active ? conversationTitle(active, myId, props.title) : props.title}
-                </span>
+                {/* <bdi>: the name keeps its own direction while the line aligns with the widget's. */}
+                <bdi class="title">{active ? conversationTitle(active, myId, props.title) : props.title}</bdi>
                 {active ? (
                   (activePresence?.known || activeSubject) && (
                     <span class="sub">
@@ -511,8 +510,8 @@ function MessageRow(
       {!item.mine && <div class="avatar sm" aria-hidden="true">{initials(m.sender.name)}</div>}
       <div class="stack">
         {first && !item.mine && (
-          <span class="sender" dir="auto">
-            {senderName}
+          <span class="sender">
+            <bdi>{senderName}</bdi>
           </span>
         )}
         <div class="msg">
