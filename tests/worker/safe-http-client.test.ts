@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOutboundUrl, isPublicAddress, SafeHttpClient, type HostResolver } from '@reusable-chat/drivers';
 import { startReceiver, type Receiver } from './receiver.ts';
@@ -118,5 +120,36 @@ describe('SSRF-safe outbound HTTP', () => {
 
     const hang = await client.post({ url: `${receiver.baseUrl}/hang`, headers: {}, body: '{}', timeoutMs: 300 });
     expect(hang).toMatchObject({ ok: false, failure: 'timeout' });
+  });
+
+  it('reuses one connection per origin, and retries once on a fresh one when the receiver dropped the idle one', async () => {
+    const sockets = new Set<Socket>();
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    server.on('connection', (socket: Socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const client = new SafeHttpClient({ allowPrivate: true });
+    try {
+      for (let i = 0; i < 5; i++) expect(await client.post({ url, headers: {}, body: '{}' })).toMatchObject({ ok: true, status: 204 });
+      expect(sockets.size).toBe(1);
+      // The receiver closes the pooled connection without telling the client first: the next request hits a
+      // dead socket, and must still succeed (on a new connection) rather than count as a failed delivery.
+      for (const s of sockets) s.destroy();
+      expect(await client.post({ url, headers: {}, body: '{}' })).toMatchObject({ ok: true, status: 204 });
+      expect(sockets.size).toBe(2);
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('opens a fresh connection per request when keep-alive is off', async () => {
+    const client = new SafeHttpClient({ allowPrivate: true, keepAlive: false });
+    await client.post({ url: `${receiver.baseUrl}/no-keepalive`, headers: {}, body: '{}' });
+    expect(receiver.received('/no-keepalive')[0]?.headers.connection).toBe('close');
   });
 });

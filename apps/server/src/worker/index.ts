@@ -1,6 +1,7 @@
 import pino from 'pino';
 import {
   DEFAULT_WEBHOOK_DELIVERY_POLICY,
+  DeliverySuccessWriter,
   JOB_DELIVER_WEBHOOK,
   JOB_MISSED_MESSAGE_EMAIL,
   JOB_RUN_EXPORT,
@@ -41,6 +42,8 @@ export type { WorkerLogger } from './worker-logger.ts';
 
 export { WORKER_JOB_ATTEMPTS } from './worker-constants.ts';
 const OUTBOX_BATCH = 100;
+/** Delivery slots per worker process (deliver jobs plus the first attempts fan-out jobs start themselves). */
+const DEFAULT_DELIVER_CONCURRENCY = 32;
 /** Dispatched outbox rows are kept a week for inspection; the delivery log (succeeded/dead) 30 days. */
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 const DELIVERY_LOG_RETENTION_MS = 30 * 24 * 3_600_000;
@@ -97,7 +100,9 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
   const http =
     options.http ??
     new SafeHttpClient({ allowPrivate: deps.config.webhooksAllowPrivate, defaultTimeoutMs: policy.requestTimeoutMs });
-  const deliverConcurrency = options.concurrency?.deliver ?? 8;
+  // Deliveries wait on the network, not the CPU: many slots keep a keep-alive connection per endpoint busy.
+  const deliverConcurrency = options.concurrency?.deliver ?? DEFAULT_DELIVER_CONCURRENCY;
+  const inlineAttempts = new Set<Promise<void>>();
   const ctx: WebhookJobContext = {
     db,
     queue: deps.queue,
@@ -108,6 +113,8 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     // All but two slots: a single busy tenant keeps most of the throughput, and two slots always stay free for others.
     perTenantLimit: options.perTenantDeliveryConcurrency ?? Math.max(1, deliverConcurrency - 2),
     tenantInFlight: new Map(),
+    recordSuccess: new DeliverySuccessWriter(db).record,
+    inlineAttempts,
   };
 
   const deadLettering =
@@ -257,6 +264,8 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     async stop() {
       unsubscribe();
       await Promise.all([relay.stop(), sweep.stop(), missedScan.stop(), housekeeping.stop(), maintenance.stop()]);
+      // First attempts started by fan-out jobs are not queue jobs: wait for them (each is bounded by the request timeout).
+      while (inlineAttempts.size > 0) await Promise.allSettled([...inlineAttempts]);
       log.info({}, 'worker stopped');
     },
   };

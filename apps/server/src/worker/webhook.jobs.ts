@@ -1,6 +1,10 @@
 import {
   attemptWebhookDelivery,
+  deliverClaimedWebhook,
   fanOutWebhookEvent,
+  type ClaimedWebhookDelivery,
+  type DeliveryOutcome,
+  type RecordDeliverySuccess,
   findDueWebhookDeliveries,
   JOB_DELIVER_WEBHOOK,
   type OutboxJobPayload,
@@ -30,6 +34,21 @@ export interface WebhookJobContext {
    */
   readonly perTenantLimit: number;
   readonly tenantInFlight: Map<string, number>;
+  /** Batched delivery-log writes of successes (DeliverySuccessWriter); default one UPDATE per success. */
+  readonly recordSuccess?: RecordDeliverySuccess;
+  /** First attempts started by fan-out jobs and still running; the worker waits for them on stop. */
+  readonly inlineAttempts?: Set<Promise<void>>;
+}
+
+function acquireTenantSlots(ctx: WebhookJobContext, workspaceId: string, n: number): void {
+  if (n > 0) ctx.tenantInFlight.set(workspaceId, (ctx.tenantInFlight.get(workspaceId) ?? 0) + n);
+}
+
+function releaseTenantSlots(ctx: WebhookJobContext, workspaceId: string, n: number): void {
+  if (n <= 0) return;
+  const left = (ctx.tenantInFlight.get(workspaceId) ?? n) - n;
+  if (left <= 0) ctx.tenantInFlight.delete(workspaceId);
+  else ctx.tenantInFlight.set(workspaceId, left);
 }
 
 /** How long a delivery over its tenant's in-flight limit waits before it asks again. */
@@ -39,8 +58,11 @@ const TENANT_BUSY_DELAY_MS = 100;
 const deliverJobId = (deliveryId: string, attempt: number): string => `delivery:${deliveryId}:${attempt}`;
 
 /**
- * `webhooks.fan-out` (from the outbox): one delivery row per subscribed endpoint of the event's workspace, then a
- * deliver job each. A failed enqueue is not an error: the row is due and the sweep enqueues it (nothing lost).
+ * `webhooks.fan-out` (from the outbox): one delivery row per subscribed endpoint of the event's workspace. As many
+ * as the workspace has free delivery slots in this process are created already leased and attempted right here,
+ * without a job (no claim query, no endpoint query, no queue round trip); the job does not wait for those requests,
+ * so a hanging endpoint never holds a fan-out slot, and the per-tenant limit still bounds them (F-13). The rest get
+ * a deliver job each. A failed enqueue is not an error: the row is due and the sweep enqueues it (nothing lost).
  */
 export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJobPayload): Promise<void> {
   const event = job.payload.event as WebhookEvent | undefined;
@@ -48,14 +70,79 @@ export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJob
     ctx.log.warn({ outboxId: job.outboxId }, 'webhook fan-out job without workspace or event; dropped');
     return;
   }
-  const created = await fanOutWebhookEvent({ db: ctx.db, workspaceId: job.workspaceId, event, now: ctx.now() });
+  const workspaceId = job.workspaceId;
+  let reserved = 0;
+  let created: Awaited<ReturnType<typeof fanOutWebhookEvent>>;
+  try {
+    created = await fanOutWebhookEvent({
+      db: ctx.db,
+      workspaceId,
+      event,
+      now: ctx.now(),
+      leaseMs: ctx.policy.leaseMs,
+      claim: (matching) => {
+        // Reserved synchronously, before the insert round trip, so concurrent jobs of this tenant see them taken.
+        reserved = Math.min(matching, Math.max(0, ctx.perTenantLimit - (ctx.tenantInFlight.get(workspaceId) ?? 0)));
+        acquireTenantSlots(ctx, workspaceId, reserved);
+        return reserved;
+      },
+    });
+  } catch (err) {
+    releaseTenantSlots(ctx, workspaceId, reserved);
+    throw err;
+  }
+  const claimed = created.flatMap((c) => (c.claimed ? [c.claimed] : []));
+  // Rows a concurrent duplicate of this job inserted first are not ours: their slots go back.
+  releaseTenantSlots(ctx, workspaceId, reserved - claimed.length);
+  for (const delivery of claimed) startInlineAttempt(ctx, delivery);
   for (const delivery of created) {
+    if (delivery.claimed) continue;
     await ctx.queue
       .enqueue(JOB_DELIVER_WEBHOOK, { deliveryId: delivery.id, workspaceId: delivery.workspaceId } satisfies DeliverWebhookJob, {
         jobId: deliverJobId(delivery.id, 1),
         attempts: WORKER_JOB_ATTEMPTS,
       })
       .catch((err: unknown) => ctx.log.warn({ err, deliveryId: delivery.id }, 'deliver job not enqueued; the sweep will'));
+  }
+}
+
+/** Runs the first attempt of a delivery the fan-out claimed; its tenant slot is already held and released here. */
+function startInlineAttempt(ctx: WebhookJobContext, delivery: ClaimedWebhookDelivery): void {
+  const run = (async () => {
+    try {
+      const outcome = await deliverClaimedWebhook({
+        db: ctx.db,
+        http: ctx.http,
+        delivery,
+        now: ctx.now(),
+        policy: ctx.policy,
+        ...(ctx.recordSuccess ? { recordSuccess: ctx.recordSuccess } : {}),
+      });
+      await afterAttempt(ctx, { deliveryId: delivery.id, workspaceId: delivery.workspaceId }, outcome);
+    } catch (err) {
+      // The row keeps its lease; once it expires the sweep retries it with the same webhook-id.
+      ctx.log.warn({ err, deliveryId: delivery.id }, 'webhook attempt failed to record; the sweep will retry it');
+    } finally {
+      releaseTenantSlots(ctx, delivery.workspaceId, 1);
+    }
+  })();
+  ctx.inlineAttempts?.add(run);
+  void run.finally(() => ctx.inlineAttempts?.delete(run));
+}
+
+/** Schedules the next attempt of a failed delivery (a delayed job of its own; the row holds the durable schedule). */
+async function afterAttempt(ctx: WebhookJobContext, job: DeliverWebhookJob, outcome: DeliveryOutcome): Promise<void> {
+  if (outcome.outcome === 'retry') {
+    await ctx.queue
+      .enqueue(JOB_DELIVER_WEBHOOK, job, {
+        jobId: deliverJobId(job.deliveryId, outcome.attempt + 1),
+        delayMs: outcome.delayMs,
+        attempts: WORKER_JOB_ATTEMPTS,
+      })
+      .catch((err: unknown) => ctx.log.warn({ err, deliveryId: job.deliveryId }, 'retry not enqueued; the sweep will'));
+  } else if (outcome.outcome === 'dead') {
+    // Dead letter (checklist F-12): the row stays in the delivery log with status dead and can be replayed.
+    ctx.log.error({ deliveryId: job.deliveryId, workspaceId: job.workspaceId, attempt: outcome.attempt, reason: outcome.reason }, 'webhook delivery dead-lettered');
   }
 }
 
@@ -73,27 +160,21 @@ export async function runWebhookDeliverJob(ctx: WebhookJobContext, job: DeliverW
       .catch((err: unknown) => ctx.log.warn({ err, deliveryId: job.deliveryId }, 'busy delivery not re-enqueued; the sweep will'));
     return;
   }
-  ctx.tenantInFlight.set(job.workspaceId, running + 1);
-  let outcome: Awaited<ReturnType<typeof attemptWebhookDelivery>>;
+  acquireTenantSlots(ctx, job.workspaceId, 1);
+  let outcome: DeliveryOutcome;
   try {
-    outcome = await attemptWebhookDelivery({ db: ctx.db, http: ctx.http, deliveryId: job.deliveryId, now: ctx.now(), policy: ctx.policy });
+    outcome = await attemptWebhookDelivery({
+      db: ctx.db,
+      http: ctx.http,
+      deliveryId: job.deliveryId,
+      now: ctx.now(),
+      policy: ctx.policy,
+      ...(ctx.recordSuccess ? { recordSuccess: ctx.recordSuccess } : {}),
+    });
   } finally {
-    const left = (ctx.tenantInFlight.get(job.workspaceId) ?? 1) - 1;
-    if (left <= 0) ctx.tenantInFlight.delete(job.workspaceId);
-    else ctx.tenantInFlight.set(job.workspaceId, left);
+    releaseTenantSlots(ctx, job.workspaceId, 1);
   }
-  if (outcome.outcome === 'retry') {
-    await ctx.queue
-      .enqueue(JOB_DELIVER_WEBHOOK, job, {
-        jobId: deliverJobId(job.deliveryId, outcome.attempt + 1),
-        delayMs: outcome.delayMs,
-        attempts: WORKER_JOB_ATTEMPTS,
-      })
-      .catch((err: unknown) => ctx.log.warn({ err, deliveryId: job.deliveryId }, 'retry not enqueued; the sweep will'));
-  } else if (outcome.outcome === 'dead') {
-    // Dead letter (checklist F-12): the row stays in the delivery log with status dead and can be replayed.
-    ctx.log.error({ deliveryId: job.deliveryId, workspaceId: job.workspaceId, attempt: outcome.attempt, reason: outcome.reason }, 'webhook delivery dead-lettered');
-  }
+  await afterAttempt(ctx, job, outcome);
 }
 
 /**

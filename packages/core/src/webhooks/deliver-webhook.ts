@@ -42,40 +42,114 @@ export type DeliveryOutcome =
   /** Nothing to do: already delivered, dead, leased by a concurrent attempt, or not due yet (idempotency, F-11). */
   | { readonly outcome: 'skipped' };
 
+/** The endpoint columns an attempt needs (URL, secrets, failure count); a full row satisfies it. */
+export type WebhookTarget = Pick<
+  typeof schema.webhookEndpoints.$inferSelect,
+  'id' | 'url' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'consecutiveFailures' | 'disabledAt'
+>;
+
+/** A delivery row this process holds the lease of, with everything needed to send it without another query. */
+export interface ClaimedWebhookDelivery {
+  readonly id: string;
+  readonly workspaceId: string;
+  readonly eventId: string;
+  readonly payload: JsonObject;
+  /** 1-based number of the attempt the lease is for. */
+  readonly attempt: number;
+  readonly endpoint: WebhookTarget;
+}
+
+export interface FannedOutDelivery {
+  readonly id: string;
+  readonly workspaceId: string;
+  /** Set when the row was created already leased to the caller (`claim`): send it now, no deliver job needed. */
+  readonly claimed: ClaimedWebhookDelivery | null;
+}
+
 /**
  * Creates one delivery per enabled endpoint of the event's workspace that subscribed to its type. Scoped by
  * workspace (checklist T-17: another tenant's endpoints are never considered). Idempotent: the unique
  * (endpoint_id, event_id) index turns a second fan-out of the same event into a no-op. Returns the new rows.
+ *
+ * `claim(n)` is told how many endpoints matched and answers how many of the new rows the caller will attempt at
+ * once; those are inserted already leased for their first attempt (attempts = 1, next_attempt_at = now + lease),
+ * exactly as attemptWebhookDelivery would have claimed them, so the first attempt needs no claim query, no
+ * endpoint query and no job. The rest stay due now for deliver jobs. A crash before the send leaves a lease that
+ * expires, after which the sweep retries (same rule as a worker killed mid-attempt).
  */
 export async function fanOutWebhookEvent(params: {
   db: Executor;
   workspaceId: string;
   event: WebhookEvent;
   now?: Date;
-}): Promise<{ id: string; workspaceId: string }[]> {
+  claim?: (matching: number) => number;
+  leaseMs?: number;
+}): Promise<FannedOutDelivery[]> {
   const endpoints = await params.db
-    .select({ id: schema.webhookEndpoints.id, events: schema.webhookEndpoints.events })
+    .select({
+      id: schema.webhookEndpoints.id,
+      events: schema.webhookEndpoints.events,
+      url: schema.webhookEndpoints.url,
+      secret: schema.webhookEndpoints.secret,
+      previousSecret: schema.webhookEndpoints.previousSecret,
+      previousSecretExpiresAt: schema.webhookEndpoints.previousSecretExpiresAt,
+      consecutiveFailures: schema.webhookEndpoints.consecutiveFailures,
+      disabledAt: schema.webhookEndpoints.disabledAt,
+    })
     .from(schema.webhookEndpoints)
     .where(and(eq(schema.webhookEndpoints.workspaceId, params.workspaceId), isNull(schema.webhookEndpoints.disabledAt)));
   const targets = endpoints.filter((e) => e.events.includes(params.event.type));
   if (targets.length === 0) return [];
   const now = params.now ?? new Date();
+  const claimCount = Math.max(0, Math.min(targets.length, params.claim?.(targets.length) ?? 0));
+  const leaseUntil = new Date(now.getTime() + (params.leaseMs ?? DEFAULT_WEBHOOK_DELIVERY_POLICY.leaseMs));
   const payload: JsonObject = { type: params.event.type, timestamp: params.event.timestamp, data: params.event.data };
-  return params.db
+  const rows = await params.db
     .insert(schema.webhookDeliveries)
     .values(
-      targets.map((t) => ({
+      targets.map((t, i) => ({
         workspaceId: params.workspaceId,
         endpointId: t.id,
         eventId: params.event.id,
         eventType: params.event.type,
         payload,
         status: 'pending' as const,
-        nextAttemptAt: now,
+        attempts: i < claimCount ? 1 : 0,
+        nextAttemptAt: i < claimCount ? leaseUntil : now,
       })),
     )
     .onConflictDoNothing({ target: [schema.webhookDeliveries.endpointId, schema.webhookDeliveries.eventId] })
-    .returning({ id: schema.webhookDeliveries.id, workspaceId: schema.webhookDeliveries.workspaceId });
+    .returning({
+      id: schema.webhookDeliveries.id,
+      workspaceId: schema.webhookDeliveries.workspaceId,
+      endpointId: schema.webhookDeliveries.endpointId,
+      attempts: schema.webhookDeliveries.attempts,
+    });
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  return rows.map((r) => {
+    const endpoint = byId.get(r.endpointId);
+    return {
+      id: r.id,
+      workspaceId: r.workspaceId,
+      claimed:
+        r.attempts === 1 && endpoint
+          ? { id: r.id, workspaceId: r.workspaceId, eventId: params.event.id, payload, attempt: 1, endpoint }
+          : null,
+    };
+  });
+}
+
+/**
+ * Records successful attempts. The default writes each at once; the worker passes a batching writer
+ * (DeliverySuccessWriter) so a busy endpoint's successes cost one UPDATE per batch, not one per delivery.
+ */
+export type RecordDeliverySuccess = (success: DeliverySuccess) => Promise<void>;
+
+export interface DeliverySuccess {
+  readonly id: string;
+  readonly responseStatus: number;
+  readonly latencyMs: number;
+  readonly deliveredAt: Date;
 }
 
 /**
@@ -91,6 +165,7 @@ export async function attemptWebhookDelivery(params: {
   deliveryId: string;
   now?: Date;
   policy?: WebhookDeliveryPolicy;
+  recordSuccess?: RecordDeliverySuccess;
 }): Promise<DeliveryOutcome> {
   const policy = params.policy ?? DEFAULT_WEBHOOK_DELIVERY_POLICY;
   const now = params.now ?? new Date();
@@ -105,9 +180,8 @@ export async function attemptWebhookDelivery(params: {
         or(isNull(d.nextAttemptAt), lte(d.nextAttemptAt, now)),
       ),
     )
-    .returning();
+    .returning({ id: d.id, workspaceId: d.workspaceId, endpointId: d.endpointId, eventId: d.eventId, payload: d.payload, attempts: d.attempts });
   if (!claimed) return { outcome: 'skipped' };
-  const attempt = claimed.attempts;
 
   const [endpoint] = await params.db
     .select()
@@ -119,17 +193,41 @@ export async function attemptWebhookDelivery(params: {
       .update(d)
       .set({ status: 'dead', nextAttemptAt: null, lastError: 'endpoint_disabled' })
       .where(eq(d.id, claimed.id));
-    return { outcome: 'dead', attempt, reason: 'endpoint_disabled' };
+    return { outcome: 'dead', attempt: claimed.attempts, reason: 'endpoint_disabled' };
   }
+  return deliverClaimedWebhook({
+    db: params.db,
+    http: params.http,
+    delivery: { id: claimed.id, workspaceId: claimed.workspaceId, eventId: claimed.eventId, payload: claimed.payload, attempt: claimed.attempts, endpoint },
+    now,
+    policy,
+    ...(params.recordSuccess ? { recordSuccess: params.recordSuccess } : {}),
+  });
+}
+
+/** Sign, POST and record one attempt of a delivery whose lease the caller holds (fan-out claim or attemptWebhookDelivery). */
+export async function deliverClaimedWebhook(params: {
+  db: Executor;
+  http: OutboundHttpClient;
+  delivery: ClaimedWebhookDelivery;
+  now?: Date;
+  policy?: WebhookDeliveryPolicy;
+  recordSuccess?: RecordDeliverySuccess;
+}): Promise<DeliveryOutcome> {
+  const policy = params.policy ?? DEFAULT_WEBHOOK_DELIVERY_POLICY;
+  const now = params.now ?? new Date();
+  const d = schema.webhookDeliveries;
+  const { delivery, endpoint } = { delivery: params.delivery, endpoint: params.delivery.endpoint };
+  const attempt = delivery.attempt;
 
   const secrets = [endpoint.secret];
   if (endpoint.previousSecret && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now) {
     secrets.push(endpoint.previousSecret);
   }
-  const body = JSON.stringify(claimed.payload);
+  const body = JSON.stringify(delivery.payload);
   const headers = buildWebhookHeaders({
     secrets,
-    id: claimed.eventId,
+    id: delivery.eventId,
     timestampS: Math.floor(Date.now() / 1000),
     body,
   });
@@ -138,17 +236,8 @@ export async function attemptWebhookDelivery(params: {
   const responseStatus = result.ok ? result.status : null;
 
   if (result.ok && result.status >= 200 && result.status < 300) {
-    await params.db
-      .update(d)
-      .set({
-        status: 'succeeded',
-        responseStatus,
-        latencyMs: result.latencyMs,
-        lastError: null,
-        nextAttemptAt: null,
-        deliveredAt: finishedAt,
-      })
-      .where(eq(d.id, claimed.id));
+    const success: DeliverySuccess = { id: delivery.id, responseStatus: result.status, latencyMs: result.latencyMs, deliveredAt: finishedAt };
+    await (params.recordSuccess ?? ((s: DeliverySuccess) => writeDeliverySuccesses(params.db, [s])))(success);
     // Only when there is something to reset: an unconditional write would serialise every success of an endpoint on
     // its row lock.
     if (endpoint.consecutiveFailures > 0) {
@@ -183,15 +272,72 @@ export async function attemptWebhookDelivery(params: {
     await params.db
       .update(d)
       .set({ status: 'dead', responseStatus, latencyMs: result.latencyMs, lastError, nextAttemptAt: null })
-      .where(eq(d.id, claimed.id));
+      .where(eq(d.id, delivery.id));
     return { outcome: 'dead', attempt, reason: endpointDisabled ? 'endpoint_disabled' : lastError };
   }
   const nextAttemptAt = new Date(finishedAt.getTime() + delayMs);
   await params.db
     .update(d)
     .set({ status: 'failed', responseStatus, latencyMs: result.latencyMs, lastError, nextAttemptAt })
-    .where(eq(d.id, claimed.id));
+    .where(eq(d.id, delivery.id));
   return { outcome: 'retry', attempt, nextAttemptAt, delayMs };
+}
+
+/** Marks deliveries succeeded, any number in one statement (UPDATE … FROM VALUES). */
+export async function writeDeliverySuccesses(db: Executor, successes: readonly DeliverySuccess[]): Promise<void> {
+  if (successes.length === 0) return;
+  const values = sql.join(
+    successes.map((s) => sql`(${s.id}::uuid, ${s.responseStatus}::int, ${s.latencyMs}::int, ${s.deliveredAt.toISOString()}::timestamptz)`),
+    sql`, `,
+  );
+  await db.execute(sql`
+    update webhook_deliveries as d
+       set status = 'succeeded', response_status = v.rs, latency_ms = v.lat, last_error = null,
+           next_attempt_at = null, delivered_at = v.at
+      from (values ${values}) as v(id, rs, lat, at)
+     where d.id = v.id`);
+}
+
+/**
+ * Batches delivery-log writes of successful attempts: records that arrive while a write is running go out together
+ * in the next one, so the cost per delivery falls as the rate rises and an idle worker adds no delay (the first
+ * record is written at once). A record resolves once its row is written; if the write fails it rejects, and the
+ * row keeps its lease until the sweep retries it (at-least-once, the same webhook-id).
+ */
+export class DeliverySuccessWriter {
+  private pending: { success: DeliverySuccess; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly maxBatch = 200,
+  ) {}
+
+  readonly record: RecordDeliverySuccess = (success) =>
+    new Promise<void>((resolve, reject) => {
+      this.pending.push({ success, resolve, reject });
+      this.kick();
+    });
+
+  private kick(): void {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    void (async () => {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          await writeDeliverySuccesses(
+            this.db,
+            batch.map((b) => b.success),
+          );
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+      this.flushing = false;
+    })();
+  }
 }
 
 /**

@@ -91,18 +91,48 @@ export interface SafeHttpClientOptions {
   readonly userAgent?: string;
   /** Name resolution; the system resolver by default. Injectable to test rebinding answers. */
   readonly resolver?: HostResolver;
+  /**
+   * Reuse connections per origin (default true). Safe for the SSRF guard: the address check runs in the
+   * socket's `lookup`, i.e. whenever a connection is opened, and a pooled connection stays bound to the address
+   * that was checked when it opened; a name that later resolves elsewhere only matters for new connections,
+   * which are checked again. `false` opens a fresh connection per request (`connection: close`).
+   */
+  readonly keepAlive?: boolean;
+  /** Open connections per origin (host:port) when keepAlive is on; default 32. */
+  readonly maxSocketsPerOrigin?: number;
 }
+
+/** Idle pooled connections close after this long: under the 5 s keep-alive default of Node servers, so a
+ * reused connection is rarely one the receiver is closing at that moment. */
+const IDLE_SOCKET_TIMEOUT_MS = 4_000;
 
 /** SSRF-safe outbound POST over node:http/https (the OutboundHttpClient port). */
 export class SafeHttpClient implements OutboundHttpClient {
   private readonly maxResponseBytes: number;
   private readonly defaultTimeoutMs: number;
   private readonly userAgent: string;
+  private readonly agents: { http: http.Agent; https: https.Agent } | undefined;
 
   constructor(private readonly options: SafeHttpClientOptions) {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS;
     this.userAgent = options.userAgent ?? 'ReusableChat-Webhooks/1.0';
+    if (options.keepAlive ?? true) {
+      const agentOptions = {
+        keepAlive: true,
+        maxSockets: options.maxSocketsPerOrigin ?? 32,
+        maxTotalSockets: 1_024,
+        timeout: IDLE_SOCKET_TIMEOUT_MS,
+        scheduling: 'lifo' as const,
+      };
+      this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    }
+  }
+
+  /** Closes pooled connections (shutdown). */
+  close(): void {
+    this.agents?.http.destroy();
+    this.agents?.https.destroy();
   }
 
   post(request: OutboundHttpRequest): Promise<OutboundHttpResult> {
@@ -118,13 +148,29 @@ export class SafeHttpClient implements OutboundHttpClient {
       });
     }
     const url = new URL(request.url);
-    const transport = url.protocol === 'https:' ? https : http;
     const timeoutMs = request.timeoutMs ?? this.defaultTimeoutMs;
     const body = Buffer.from(request.body, 'utf8');
+    const deadline = started + timeoutMs;
+    return this.send(url, request.headers, body, deadline, elapsed, false);
+  }
+
+  private send(
+    url: URL,
+    headers: Readonly<Record<string, string>>,
+    body: Buffer,
+    deadline: number,
+    elapsed: () => number,
+    retried: boolean,
+  ): Promise<OutboundHttpResult> {
+    const isHttps = url.protocol === 'https:';
+    const transport = isHttps ? https : http;
+    // The one retry after a stale pooled connection goes on a connection of its own.
+    const agent = this.agents && !retried ? (isHttps ? this.agents.https : this.agents.http) : false;
+    const timeoutMs = Math.max(1, deadline - performance.now());
 
     return new Promise<OutboundHttpResult>((resolve) => {
       let settled = false;
-      const finish = (result: OutboundHttpResult) => {
+      const finish = (result: OutboundHttpResult | Promise<OutboundHttpResult>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -132,15 +178,14 @@ export class SafeHttpClient implements OutboundHttpClient {
       };
       const req = transport.request(url, {
         method: 'POST',
-        // A fresh connection per request: pooled sockets would skip the per-connect address check.
-        agent: false,
+        agent,
         ...(this.options.allowPrivate ? {} : { lookup: guardedLookup(this.options.resolver ?? systemResolver) }),
         headers: {
-          ...request.headers,
+          ...headers,
           'content-type': 'application/json',
           'content-length': String(body.length),
           'user-agent': this.userAgent,
-          connection: 'close',
+          ...(agent ? {} : { connection: 'close' }),
         },
       });
       const timer = setTimeout(() => {
@@ -152,6 +197,11 @@ export class SafeHttpClient implements OutboundHttpClient {
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof BlockedAddressError || err.code === 'ERR_BLOCKED_ADDRESS') {
           finish({ ok: false, failure: 'blocked_address', message: err.message, latencyMs: elapsed() });
+        } else if (req.reusedSocket && !retried && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          // The receiver closed an idle pooled connection just as we reused it: once more on a fresh connection
+          // (which runs the address check again). A duplicate is possible only if it had processed the request,
+          // and carries the same webhook-id.
+          finish(this.send(url, headers, body, deadline, elapsed, true));
         } else {
           finish({ ok: false, failure: 'connection_failed', message: err.code ?? err.message, latencyMs: elapsed() });
         }
