@@ -10,7 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const serverDir = path.join(root, 'apps/server');
 export const distDir = path.join(serverDir, 'dist');
-const outputs = [path.join(distDir, 'main.js'), path.join(distDir, 'cli.js'), path.join(distDir, 'migrations/meta/_journal.json')];
+const outputs = [
+  path.join(distDir, 'main.js'),
+  path.join(distDir, 'cli.js'),
+  path.join(distDir, 'migrations/meta/_journal.json'),
+  path.join(distDir, 'image-process.child.mjs'),
+];
 /** What the bundle is made of; a file here newer than the bundle means "rebuild". */
 const sourceRoots = [path.join(serverDir, 'src'), path.join(root, 'packages'), path.join(root, 'package-lock.json')];
 
@@ -67,6 +72,8 @@ export async function build({ quiet = false } = {}) {
   });
   // packages/db resolveMigrationsDir() looks for ./migrations next to the bundle.
   cpSync(path.join(root, 'packages/db/migrations'), path.join(staging, 'migrations'), { recursive: true });
+  // The image-processing child (U-07) is forked from a file, so it ships beside the bundle.
+  cpSync(path.join(root, 'packages/drivers/src/storage/image-process.child.mjs'), path.join(staging, 'image-process.child.mjs'));
   rmSync(distDir, { recursive: true, force: true });
   renameSync(staging, distDir);
   if (!quiet) process.stdout.write(`Built apps/server/dist in ${Date.now() - started} ms\n`);

@@ -9,7 +9,8 @@ export { LocalBlobStore, assertSafeKey, isSafeKey, type SignedUrlParams } from '
 export { BunnyBlobStore, type BunnyStorageOptions } from './storage/bunny-storage.ts';
 export { S3BlobStore, type S3StorageOptions } from './storage/s3-storage.ts';
 export { createBlobStore, type StorageDriverOptions } from './storage/create-storage.ts';
-export { SharpMediaInspector, MAX_INPUT_PIXELS } from './storage/sharp-media-inspector.ts';
+export { SharpMediaInspector, MAX_INPUT_PIXELS, imageProcessPool } from './storage/sharp-media-inspector.ts';
+export { ImageProcessPool } from './storage/image-process-pool.ts';
 export { NodemailerMailer } from './mail/file-mailer.ts';
 export { SafeHttpClient, checkOutboundUrl, isPublicAddress, type HostResolver, type OutboundUrlProblem, type SafeHttpClientOptions } from './http/safe-http-client.ts';
 export { MemoryChannelState } from './pubsub/memory-channel-state.ts';

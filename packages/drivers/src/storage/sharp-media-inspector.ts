@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
-import type Sharp from 'sharp';
 import type { MediaInspector, ProcessedImage, SniffedType } from '@reusable-chat/core/ports';
+import { ImageProcessPool } from './image-process-pool.ts';
 
 /** file-type reads at most this many leading bytes for its signatures. */
 const SNIFF_BYTES = 4100;
@@ -10,17 +10,21 @@ export const MAX_INPUT_PIXELS = 40_000_000;
 const PROCESS_TIMEOUT_S = 10;
 const THUMBNAIL_MAX_PX = 320;
 
-/** Magic-byte sniffing (file-type) and image work (sharp/libvips, with a pixel limit and a timeout). */
 /**
- * libvips is loaded on the first image, not at start-up: it costs ≈25–30 MB of RSS that an idle or
- * text-only server never needs.
+ * One image child per server process, forked on the first image (libvips is never loaded into the server
+ * itself). The hard timeout backs up libvips' own: a job still running after it kills the child.
  */
-let sharpModule: Promise<typeof Sharp> | undefined;
-function loadSharp(): Promise<typeof Sharp> {
-  sharpModule ??= import('sharp').then((m) => m.default);
-  return sharpModule;
+const imagePool = new ImageProcessPool({ hardTimeoutMs: (PROCESS_TIMEOUT_S + 5) * 1000, idleMs: 60_000 });
+
+/** The pool behind every SharpMediaInspector (tests check isolation and crash recovery through it). */
+export function imageProcessPool(): ImageProcessPool {
+  return imagePool;
 }
 
+/**
+ * Magic-byte sniffing (file-type, in process: it reads 4 KB) and image work (sharp/libvips with a pixel
+ * limit and a timeout, out of process: checklist U-07).
+ */
 export class SharpMediaInspector implements MediaInspector {
   constructor(private readonly maxInputPixels: number = MAX_INPUT_PIXELS) {}
 
@@ -37,31 +41,13 @@ export class SharpMediaInspector implements MediaInspector {
   }
 
   async processImage(path: string, mime: string): Promise<ProcessedImage> {
-    const sharp = await loadSharp();
-    const animated = mime === 'image/gif' || mime === 'image/webp';
-    const input = () =>
-      sharp(path, { limitInputPixels: this.maxInputPixels, failOn: 'error', animated }).timeout({ seconds: PROCESS_TIMEOUT_S });
-    const meta = await input().metadata();
-    const width = meta.width;
-    const height = meta.pageHeight ?? meta.height;
-    if (!width || !height) throw new Error('image without dimensions');
-    // sharp writes no metadata unless asked (withMetadata), so the re-encode drops EXIF/GPS (U-08);
-    // rotate() first applies the EXIF orientation so the picture still looks the same.
-    const base = input().rotate();
-    const cleaned =
-      mime === 'image/jpeg'
-        ? await base.jpeg({ quality: 90, mozjpeg: false }).toBuffer()
-        : mime === 'image/png'
-          ? await base.png().toBuffer()
-          : mime === 'image/webp'
-            ? await base.webp({ quality: 90 }).toBuffer()
-            : await base.gif().toBuffer();
-    const thumbnail = await sharp(path, { limitInputPixels: this.maxInputPixels, failOn: 'error' })
-      .timeout({ seconds: PROCESS_TIMEOUT_S })
-      .rotate()
-      .resize(THUMBNAIL_MAX_PX, THUMBNAIL_MAX_PX, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: 80 })
-      .toBuffer();
-    return { width, height, cleaned, thumbnail, thumbnailMime: 'image/webp', thumbnailExt: 'webp' };
+    const result = await imagePool.run({
+      path,
+      mime,
+      maxInputPixels: this.maxInputPixels,
+      thumbnailMaxPx: THUMBNAIL_MAX_PX,
+      timeoutSeconds: PROCESS_TIMEOUT_S,
+    });
+    return { ...result, thumbnailMime: 'image/webp', thumbnailExt: 'webp' };
   }
 }
