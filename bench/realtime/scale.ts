@@ -22,7 +22,12 @@ type StartChild = (file: string, env?: Record<string, string>) => Promise<Child>
 
 export interface ScaleResult {
   singleNode?: { target: number; held: number; failed: number; connectMs: number; bytesPerConnection: number; subscribeCount: number; subscribeOk: number; subscribeMs: number };
-  restart?: { clients: number; downMs: number; recoveredMsFromStop: number; recoveredMsFromReady: number; recovered: number; caughtUp: number; finalSeq: number; gapFetchesWhileConnected: number; withinMs: number };
+  restart?: {
+    clients: number; downMs: number; recoveredMsFromStop: number; recoveredMsFromReady: number; recovered: number; caughtUp: number; finalSeq: number;
+    gapFetchesWhileConnected: number; withinMs: number;
+    /** CPU seconds spent from the new node's ready to the last client's recovery: the server's, and the load generators'. */
+    serverCpuS?: number; loadCpuS?: number; eventsPerS?: number; backoffCapMs?: number;
+  };
   cluster?: { target: number; held: number; failed: number; connectMs: number; broadcastReached: number; rssMbPerNode: number[]; note?: string };
   errors: string[];
 }
@@ -30,6 +35,23 @@ export interface ScaleResult {
 const APP = { key: 'bench-key', secret: 'bench-secret-0123456789abcdef' };
 const STREAM = 'private-stream';
 const PER_LOAD_CHILD = 5_000;
+/** BENCH_REALTIME_LOAD=ws uses the heavier `ws`-based client (load.child.ts) instead, for comparison. */
+const LOAD_CHILD = process.env.BENCH_REALTIME_LOAD === 'ws' ? 'load.child.ts' : 'raw-load.child.ts';
+/** Sockets on the single node (the issue's figure); BENCH_REALTIME_SCALE_TARGET lowers it for iteration. */
+const SINGLE_NODE_TARGET = Number(process.env.BENCH_REALTIME_SCALE_TARGET ?? 19_000);
+/**
+ * Clients' reconnect back-off: full jitter, base 200 ms, cap 2 s (BENCH_REALTIME_BACKOFF_CAP_MS). The cap bounds how
+ * long a client that is waiting out a retry can stay away after the node is back.
+ */
+/**
+ * Events per second on the stream channel during the restart (BENCH_REALTIME_STORM_EVENTS_PER_S). Every client is
+ * on that one channel, so each event is one write per socket: at 10/s into 19 000 sockets that is 190 000
+ * deliveries/s, about 1.5 of this box's 2 cores in loopback write syscalls alone (measured with --cpu-prof), which
+ * turns the storm into a fan-out throughput test. 2/s still publishes events while the node is down and while
+ * clients are resubscribing, which is what "nothing lost" needs.
+ */
+const STORM_EVENTS_PER_S = Number(process.env.BENCH_REALTIME_STORM_EVENTS_PER_S ?? 2);
+const BACKOFF = { baseMs: 200, capMs: Number(process.env.BENCH_REALTIME_BACKOFF_CAP_MS ?? 2_000) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
@@ -63,7 +85,7 @@ function startHistory(): Promise<{ url: string; append(): number; latest(): numb
   });
 }
 
-interface LoadStatus { open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number }
+interface LoadStatus { open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number; cpuUs: number }
 
 async function statusOf(loads: Child[]): Promise<LoadStatus> {
   const all = await Promise.all(loads.map((l) => l.request<LoadStatus>({ type: 'status' }, 'status')));
@@ -76,6 +98,7 @@ async function statusOf(loads: Child[]): Promise<LoadStatus> {
     recoveredAtMax: Math.max(a.recoveredAtMax, s.recoveredAtMax),
     gapFetches: a.gapFetches + s.gapFetches,
     reconnects: a.reconnects + s.reconnects,
+    cpuUs: a.cpuUs + (s.cpuUs ?? 0),
   }));
 }
 
@@ -98,7 +121,9 @@ function serverEnv(dataDir: string, extra: Record<string, string>): Record<strin
 
 async function connectLoads(startChild: StartChild, started: Child[], urls: string[], total: number, history: string): Promise<{ loads: Child[]; held: number; failed: number; ms: number }> {
   const n = Math.ceil(total / PER_LOAD_CHILD);
-  const loads = await Promise.all(Array.from({ length: n }, () => startChild('load.child.ts')));
+  // The light raw-protocol client (children/raw-load.child.ts): on this 2-core box the generator's CPU is taken
+  // from the server under test, so the cheaper the client the more honest the server's figures.
+  const loads = await Promise.all(Array.from({ length: n }, () => startChild(LOAD_CHILD)));
   started.push(...loads);
   const t0 = performance.now();
   const replies = await within(120_000, 'connect', Promise.all(loads.map((l, i) => l.request<{ open: number; failed: number }>({
@@ -110,6 +135,7 @@ async function connectLoads(startChild: StartChild, started: Child[], urls: stri
     // A source address per process keeps loopback ephemeral ports far from exhaustion.
     localAddress: `127.0.0.${10 + i}`,
     app: APP,
+    backoff: BACKOFF,
   }, 'connected'))));
   return { loads, held: replies.reduce((s, r) => s + r.open, 0), failed: replies.reduce((s, r) => s + r.failed, 0), ms: performance.now() - t0 };
 }
@@ -125,7 +151,7 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
   const history = await startHistory();
   try {
     // ── one node: hold, memory, subscribe speed, restart storm ──
-    const target = 19_000;
+    const target = SINGLE_NODE_TARGET;
     let server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0' }));
     started.push(server);
     const port = server.port;
@@ -160,7 +186,7 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
       while (publishing) {
         if (live) await publish(live).catch(() => undefined);
         else history.append(); // published while the node is down: only the history has it
-        await sleep(100);
+        await sleep(1_000 / STORM_EVENTS_PER_S);
       }
     })();
     const stopAt = Date.now();
@@ -172,6 +198,7 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
     started.push(server);
     const readyAt = Date.now();
     live = server;
+    const [serverCpu0, loadCpu0] = await Promise.all([server.request<{ cpuUs: number }>({ type: 'usage' }, 'usage'), statusOf(loads)]);
     const clients = held;
     // Bounded: stop + start + 40 s + the 10 s settle keeps the restart scenario near 90 s.
     const deadline = Date.now() + 40_000;
@@ -181,6 +208,7 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
       status = await statusOf(loads);
       log(`scale: restart +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
     }
+    const [serverCpu1, loadCpu1] = await Promise.all([server.request<{ cpuUs: number }>({ type: 'usage' }, 'usage'), statusOf(loads)]);
     publishing = false;
     await ticker;
     // A last few events through the live node; then every client must end on the final seq with no hole.
@@ -198,6 +226,10 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
       finalSeq,
       gapFetchesWhileConnected: status.gapFetches,
       withinMs: 10_000,
+      serverCpuS: Math.round((serverCpu1.cpuUs - serverCpu0.cpuUs) / 10_000) / 100,
+      loadCpuS: Math.round((loadCpu1.cpuUs - loadCpu0.cpuUs) / 10_000) / 100,
+      eventsPerS: STORM_EVENTS_PER_S,
+      backoffCapMs: BACKOFF.capMs,
     };
     log(`scale: restart ${JSON.stringify(result.restart)} lastSeqMin=${status.lastSeqMin}`);
     await stopAll(started);
