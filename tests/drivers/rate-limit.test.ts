@@ -56,6 +56,18 @@ describe.each(drivers)('rate limiter (%s)', (driver) => {
     expect((await limiter.hit('short', 1, 1)).allowed).toBe(true);
   });
 
+  it('counts a cost per hit (bytes per day) and reads without charging at cost 0', async () => {
+    expect(await limiter.hit('bytes', 1000, 86_400, 0)).toMatchObject({ allowed: true, remaining: 1000, retryAfterS: 0 });
+    expect(await limiter.hit('bytes', 1000, 86_400, 600)).toMatchObject({ allowed: true, remaining: 400 });
+    expect(await limiter.hit('bytes', 1000, 86_400, 0)).toMatchObject({ allowed: true, remaining: 400, retryAfterS: 0 });
+    // Used up exactly: still allowed, but nothing remains and the reset time is given for Retry-After.
+    const full = await limiter.hit('bytes', 1000, 86_400, 400);
+    expect(full).toMatchObject({ allowed: true, remaining: 0 });
+    expect(full.retryAfterS).toBeGreaterThan(86_000);
+    expect(full.retryAfterS).toBeLessThanOrEqual(86_400);
+    expect((await limiter.hit('bytes', 1000, 86_400, 1)).allowed).toBe(false);
+  });
+
   it('counts 200 concurrent hits exactly (atomic increment)', async () => {
     const results = await Promise.all(Array.from({ length: 200 }, () => limiter.hit('burst', 50, 60)));
     expect(results.filter((r) => r.allowed)).toHaveLength(50);

@@ -345,6 +345,38 @@ describe.each(backends)('attachments on local storage (%s)', (backend) => {
     expect((await upload(again, pdf(64), { conversation: otherConversationId })).statusCode).toBe(429);
   });
 
+  it('U-06: daily upload bytes per user and per workspace are capped with 429 + Retry-After, per tenant', async () => {
+    const c = await createWidgetTenant(stack.db, ORIGIN_B);
+    await stack.db
+      .update(schema.workspaces)
+      .set({ settings: { upload_bytes_per_user_per_day: 2500, upload_bytes_per_workspace_per_day: 4500 } })
+      .where(eq(schema.workspaces.id, c.workspaceId));
+    const first = await mintSession(stack.app, c, 'q1');
+    const second = await mintSession(stack.app, c, 'q2');
+    const conv = await seedConversation(stack.db, c, [
+      { userId: first.userId, role: 'guest' },
+      { userId: second.userId, role: 'host' },
+    ]);
+    const send = (session: WidgetSession) => upload(session, pdf(1000), { conversation: conv });
+    // The user quota (2 500 B) is checked before each upload: 0, 1 000 and 2 000 bytes used pass; 3 000 do not.
+    for (let i = 0; i < 3; i++) expect((await send(first)).statusCode).toBe(201);
+    const refused = await send(first);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error.code).toBe('rate_limited');
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(86_400);
+    // Another user of the workspace still has a quota, until the workspace's 4 500 B are used (3 000 + 2 000).
+    expect((await send(second)).statusCode).toBe(201);
+    expect((await send(second)).statusCode).toBe(201);
+    expect((await send(second)).statusCode).toBe(429);
+    // Nothing was stored for the refused uploads.
+    const rows = await stack.db.select().from(schema.attachments).where(eq(schema.attachments.workspaceId, c.workspaceId));
+    expect(rows).toHaveLength(5);
+    // Other tenants are not charged for it.
+    expect((await upload(guest, pdf(1000))).statusCode).toBe(201);
+  });
+
   it('rejects non-multipart bodies and wrong field names', async () => {
     const json = await stack.app.inject({
       method: 'POST',

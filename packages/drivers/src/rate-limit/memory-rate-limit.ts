@@ -10,7 +10,7 @@ export class MemoryRateLimiter implements RateLimiter {
 
   constructor(private readonly nowMs: () => number = Date.now) {}
 
-  async hit(key: string, limit: number, windowS: number): Promise<RateLimitResult> {
+  async hit(key: string, limit: number, windowS: number, cost = 1): Promise<RateLimitResult> {
     const now = this.nowMs();
     this.sweep(now);
     let w = this.windows.get(key);
@@ -18,12 +18,13 @@ export class MemoryRateLimiter implements RateLimiter {
       w = { count: 0, resetAtMs: now + windowS * 1000 };
       this.windows.set(key, w);
     }
-    w.count += 1;
+    w.count += cost;
     const allowed = w.count <= limit;
+    const remaining = Math.max(0, limit - w.count);
     return {
       allowed,
-      remaining: Math.max(0, limit - w.count),
-      retryAfterS: allowed ? 0 : Math.max(1, Math.ceil((w.resetAtMs - now) / 1000)),
+      remaining,
+      retryAfterS: allowed && remaining > 0 ? 0 : Math.max(1, Math.ceil((w.resetAtMs - now) / 1000)),
     };
   }
 

@@ -2,16 +2,14 @@ import type { Redis } from 'ioredis';
 import type { RateLimiter, RateLimitResult } from '@reusable-chat/core/ports';
 
 /**
- * Fixed-window counter, atomic in Redis: INCR and the first PEXPIRE run in one script, so 200 concurrent
- * hits from any number of nodes count exactly 200 (no lost updates, no window without a TTL).
- * Returns {count, pttl}. The `pttl < 0` branch repairs a key that somehow lost its TTL (e.g. a replica
- * promoted mid-write, F-04), which would otherwise block that key forever.
+ * Fixed-window counter, atomic in Redis: INCRBY and the PEXPIRE that opens the window run in one script,
+ * so 200 concurrent hits from any number of nodes count exactly 200 (no lost updates, no window without a
+ * TTL). ARGV[2] is the cost: 1 per request, a byte count for byte quotas, 0 to read. The window opens when
+ * the key has no TTL yet (a new key, or one that lost its TTL, e.g. a replica promoted mid-write, F-04,
+ * which would otherwise block that key forever). Returns {count, pttl}.
  */
 const HIT_SCRIPT = `
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -32,7 +30,7 @@ export interface RedisRateLimiterOptions {
   readonly onError?: (error: Error) => void;
 }
 
-type RedisWithHit = Redis & { rcRateLimitHit(key: string, windowMs: number): Promise<[number, number]> };
+type RedisWithHit = Redis & { rcRateLimitHit(key: string, windowMs: number, cost: number): Promise<[number, number]> };
 
 /**
  * Rate limits shared by every serve node (SPEC §1).
@@ -60,21 +58,22 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  async hit(key: string, limit: number, windowS: number): Promise<RateLimitResult> {
+  async hit(key: string, limit: number, windowS: number, cost = 1): Promise<RateLimitResult> {
     const windowMs = Math.max(1, Math.round(windowS * 1000));
     let reply: [number, number];
     try {
-      reply = await withTimeout(this.redis.rcRateLimitHit(this.prefix + key, windowMs), this.timeoutMs);
+      reply = await withTimeout(this.redis.rcRateLimitHit(this.prefix + key, windowMs, Math.max(0, Math.round(cost))), this.timeoutMs);
     } catch (err) {
       this.report(err instanceof Error ? err : new Error(String(err)));
-      return { allowed: true, remaining: Math.max(0, limit - 1), retryAfterS: 0 };
+      return { allowed: true, remaining: Math.max(0, limit - cost), retryAfterS: 0 };
     }
     const [count, ttlMs] = reply;
     const allowed = count <= limit;
+    const remaining = Math.max(0, limit - count);
     return {
       allowed,
-      remaining: Math.max(0, limit - count),
-      retryAfterS: allowed ? 0 : Math.max(1, Math.ceil(ttlMs / 1000)),
+      remaining,
+      retryAfterS: allowed && remaining > 0 ? 0 : Math.max(1, Math.ceil(ttlMs / 1000)),
     };
   }
 

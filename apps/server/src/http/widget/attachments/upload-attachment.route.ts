@@ -10,6 +10,15 @@ import { anyObject, conversationParams } from '../shared/widget.schema.ts';
 const UPLOADS_PER_USER_PER_MINUTE = 60;
 /** Uploads per workspace per minute: one noisy tenant cannot fill the disk for all (U-06). */
 const UPLOADS_PER_WORKSPACE_PER_MINUTE = 600;
+/** Bytes per user per day (U-06); workspace setting `upload_bytes_per_user_per_day` overrides it. */
+const DEFAULT_UPLOAD_BYTES_PER_USER_PER_DAY = 500 * 1024 * 1024;
+/** Bytes per workspace per day (U-06); workspace setting `upload_bytes_per_workspace_per_day` overrides it. */
+const DEFAULT_UPLOAD_BYTES_PER_WORKSPACE_PER_DAY = 20 * 1024 * 1024 * 1024;
+const DAY_S = 86_400;
+
+function positiveSetting(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
 
 /**
  * POST /conversations/{id}/attachments — multipart, one `file` part (SPEC §7). Participation and the
@@ -39,6 +48,19 @@ export function registerUploadAttachmentRoute(app: FastifyInstance, media: Media
         const hit = await app.deps.rateLimiter.hit(key, limit, 60);
         if (!hit.allowed) throw new AppError('rate_limited', 'Too many uploads; try again shortly.', undefined, hit.retryAfterS);
       }
+      // Daily byte quotas: read now (cost 0), charged with the stored size once the upload succeeded. A
+      // quota can be overshot by the uploads already in flight when it runs out, at most one file each.
+      const settings = auth.workspace.settings;
+      const byteQuotas = [
+        [`widget-upload-bytes:u:${auth.user.id}`, positiveSetting(settings.upload_bytes_per_user_per_day, DEFAULT_UPLOAD_BYTES_PER_USER_PER_DAY)],
+        [`widget-upload-bytes:w:${auth.workspace.id}`, positiveSetting(settings.upload_bytes_per_workspace_per_day, DEFAULT_UPLOAD_BYTES_PER_WORKSPACE_PER_DAY)],
+      ] as const;
+      for (const [key, limit] of byteQuotas) {
+        const used = await app.deps.rateLimiter.hit(key, limit, DAY_S, 0);
+        if (used.remaining <= 0) {
+          throw new AppError('rate_limited', 'The daily upload quota is used up; try again later.', undefined, used.retryAfterS);
+        }
+      }
       if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data.');
       // busboy stops one byte past the limit; our own counter then refuses the upload with 413.
       const part = await request.file({ limits: { fileSize: policy.maxSizeBytes + 1, files: 1, fields: 0, parts: 1 } });
@@ -66,6 +88,7 @@ export function registerUploadAttachmentRoute(app: FastifyInstance, media: Media
         reply.header('connection', 'close');
         throw err;
       }
+      for (const [key, limit] of byteQuotas) await app.deps.rateLimiter.hit(key, limit, DAY_S, row.sizeBytes);
       return reply.code(201).send(toAttachmentJson(row, app.deps.blobStore));
     },
   });
