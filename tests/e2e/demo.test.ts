@@ -78,7 +78,7 @@ describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
     await jordan.getByRole('button', { name: 'Send message' }).click();
     await maria.getByText('Hi Maria, Jordan here').waitFor();
     // Each sees the other's name on their messages and both people in the room list.
-    await expect(maria.locator('.sender', { hasText: 'Jordan' }).count()).resolves.toBeGreaterThan(0);
+    await expect.poll(() => maria.locator('.sender', { hasText: 'Jordan' }).count()).toBeGreaterThan(0);
     await maria.getByRole('complementary').getByText('Jordan').waitFor();
 
     // A reload keeps the same person in the room (session kept per tab) and shows the history.
@@ -99,7 +99,9 @@ describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
     const host = page.getByTestId('host-pane');
     await live(guest).waitFor();
     await live(host).waitFor();
-    await expect(page.getByTestId('booking-state').textContent()).resolves.toContain('Inquiry');
+    // Polled, not read once: the pill follows the conversation's state, which may render after the panes (and
+    // after the "Booking confirmed" system message) do.
+    await expect.poll(() => page.getByTestId('booking-state').textContent()).toContain('Inquiry');
 
     await composer(guest).fill('Call me on +1 415 555 0134');
     await composer(guest).press('Enter');
@@ -111,7 +113,7 @@ describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
 
     await host.getByRole('button', { name: 'Confirm booking' }).click();
     await guest.getByText('Booking confirmed').waitFor();
-    await expect(page.getByTestId('booking-state').textContent()).resolves.toContain('Booked');
+    await expect.poll(() => page.getByTestId('booking-state').textContent()).toContain('Booked');
 
     await composer(guest).fill('Now you can call +1 415 555 0134');
     await composer(guest).press('Enter');

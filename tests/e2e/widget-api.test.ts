@@ -92,8 +92,13 @@ describe.each([backend])('widget page API and resilience (%s)', (backendName) =>
     await widget(page, '.launcher').focus();
     await page.keyboard.press('Enter');
     await widget(page, '.panel').waitFor();
+    // Focus moved into the panel with the render that showed it (the open thread's composer), so the very
+    // next key press is handled there: no wait in between.
+    const focused = () => page.evaluate(() => document.querySelector('reusable-chat')!.shadowRoot!.activeElement?.tagName ?? null);
+    expect(await focused()).toBe('TEXTAREA');
     await page.keyboard.press('Escape');
     await widget(page, '.panel').waitFor({ state: 'detached' });
+    expect(await focused()).toBe('BUTTON');
 
     const stored = await consumer.listMessages(conversationId, { limit: 50 });
     expect(stored.data.filter((m) => m.content === 'Sent through the JS API')).toHaveLength(1);

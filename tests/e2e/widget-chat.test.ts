@@ -228,7 +228,7 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     // The emoji picker inserts into the composer.
     await widget(guest.page, '.composer').getByRole('button', { name: 'Insert emoji' }).click();
     await widget(guest.page, '.emoji-pop').getByRole('button', { name: '🎉' }).click();
-    expect(await widget(guest.page, 'textarea').inputValue()).toBe('🎉');
+    await expect.poll(() => widget(guest.page, 'textarea').inputValue()).toBe('🎉');
 
     await guest.context.close();
     await host.context.close();
@@ -362,8 +362,11 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
     // Lightbox opens on click and closes with Escape.
     await thumb.click();
     await widget(guest.page, '.lightbox img').waitFor();
+    // Focus is already on the lightbox's close button, so Escape closes the lightbox and not the panel behind it.
+    expect(await guest.page.evaluate(() => document.querySelector('reusable-chat')!.shadowRoot!.activeElement?.getAttribute('aria-label'))).toBe('Close image');
     await guest.page.keyboard.press('Escape');
     await widget(guest.page, '.lightbox').waitFor({ state: 'detached' });
+    expect(await widget(guest.page, '.panel').count()).toBe(1);
 
     // axe-core in the open widget: no serious or critical violations (WCAG 2.1 AA rules), light and dark.
     const require = createRequire(import.meta.url);

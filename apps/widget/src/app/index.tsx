@@ -64,8 +64,7 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
       if (ui.open) host.setAttribute('data-open', '');
       else host.removeAttribute('data-open');
       dispatch(host, ui.open ? 'rc-open' : 'rc-close', { conversation_id: ui.activeId });
-      if (!ui.open) queueMicrotask(() => (root.querySelector('.launcher') as HTMLElement | null)?.focus());
-      else queueMicrotask(() => (root.querySelector('textarea, .conv, .new-conv, .panel button') as HTMLElement | null)?.focus());
+      // Focus moves in WidgetView's layout effect, once the panel exists (a microtask here ran before the render).
     }
     rerender();
   };

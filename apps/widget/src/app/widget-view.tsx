@@ -102,7 +102,9 @@ function initials(name: string | null | undefined): string {
 
 function useClientTick(client: ChatClient, presence: PresenceTracker): number {
   const [tick, bump] = useReducer((n: number) => n + 1, 0);
-  useEffect(() => {
+  // Subscribed in a layout effect, in the same task as the first render: a passive effect runs after paint, and
+  // a message or unread update arriving in between was never drawn (the badge stayed empty until the next one).
+  useLayoutEffect(() => {
     let queued = false;
     const schedule = () => {
       if (queued) return;
@@ -188,13 +190,30 @@ export function WidgetView(props: ViewProps) {
   const everConnected = useRef(false);
   if (client.connectionState === 'connected') everConnected.current = true;
   const panelRef = useRef<HTMLDivElement>(null);
+  const launcherRef = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(ui.open);
 
-  useEffect(() => {
+  // Layout effects, not passive ones: they run before the browser paints or handles the next input, so a
+  // message that arrives or a key pressed right after opening (a person or a test driver) already finds the
+  // thread marked active and the focus inside the panel.
+  useLayoutEffect(() => {
     client.setActiveConversation(ui.open && ui.activeId ? ui.activeId : null);
   }, [client, ui.open, ui.activeId]);
 
+  useLayoutEffect(() => {
+    if (wasOpen.current === ui.open) return;
+    wasOpen.current = ui.open;
+    if (mode !== 'floating') return;
+    // Opening moves focus into the panel (so Escape and Tab work there); closing returns it to the launcher.
+    if (ui.open) {
+      const panel = panelRef.current;
+      const target = ['textarea', '.conv', '.new-conv', 'button'].map((sel) => panel?.querySelector<HTMLElement>(sel)).find(Boolean);
+      target?.focus();
+    } else launcherRef.current?.focus();
+  }, [mode, ui.open]);
+
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape' && mode === 'floating' && !e.defaultPrevented) {
+    if (e.key === 'Escape' && mode === 'floating' && ui.open && !e.defaultPrevented) {
       e.preventDefault();
       setUi({ open: false });
     }
@@ -277,9 +296,11 @@ export function WidgetView(props: ViewProps) {
       )}
       {mode === 'floating' && (
         <button
+          ref={launcherRef}
           class="launcher"
           part="launcher"
           type="button"
+          onKeyDown={onKeyDown}
           aria-label={unread > 0 ? `${ui.open ? t('closeChat') : t('openChat')} (${t('unread', { n: unread })})` : ui.open ? t('closeChat') : t('openChat')}
           aria-expanded={ui.open ? 'true' : 'false'}
           onClick={() => setUi({ open: !ui.open })}
@@ -462,7 +483,8 @@ function Thread(props: ViewProps & { conversation: ConversationJson }) {
 
 function Lightbox({ attachment, t, onClose }: { attachment: AttachmentJson; t: T; onClose: () => void }) {
   const closeRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => closeRef.current?.focus(), []);
+  // Before the next key press: Escape must reach the lightbox, not close the whole panel behind it.
+  useLayoutEffect(() => closeRef.current?.focus(), []);
   return (
     <div
       class="lightbox"
@@ -659,7 +681,8 @@ function Composer(props: ViewProps & { conversationId: string; editing: MessageJ
     }
   }, [editing]);
 
-  useEffect(() => {
+  // Layout effect: focus lands before the first keystroke, which a passive effect could otherwise steal back.
+  useLayoutEffect(() => {
     areaRef.current?.focus();
   }, [conversationId]);
 
@@ -688,12 +711,15 @@ function Composer(props: ViewProps & { conversationId: string; editing: MessageJ
   const canSend = !busy && (text.trim().length > 0 || ready.length > 0);
 
   const submit = () => {
-    if (!canSend) return;
+    // What is in the box now, not the last rendered state: input and Enter may arrive before a re-render.
+    const value = (areaRef.current?.value ?? text).trim();
+    if (busy || (value.length === 0 && ready.length === 0)) return;
     if (editing) {
-      void client.editMessage(conversationId, editing.id, text.trim());
+      if (value.length === 0) return;
+      void client.editMessage(conversationId, editing.id, value);
       props.onEditDone();
     } else {
-      client.sendMessage(conversationId, text.trim(), ready);
+      client.sendMessage(conversationId, value, ready);
       setUploads([]);
     }
     setText('');
