@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { ConfigError, loadConfig, type Config } from '@reusable-chat/config';
 import {
+  AppError,
   addWorkspaceMember,
   createApiKey,
   createWorkspace,
@@ -13,11 +14,12 @@ import {
   type WorkspaceRole,
 } from '@reusable-chat/core';
 import { schema, type DatabaseHandle } from '@reusable-chat/db';
-import { openDatabase } from './compose.ts';
+import { composeDeps, openDatabase } from './compose.ts';
 import type { ServerRole } from './deps.ts';
 import { acquireDataDirLockIfEmbedded, DataDirBusyError } from './lifecycle/data-dir-lock.ts';
 import { ALL_ROLES, describeStartupError, runServerUntilSignal } from './main.ts';
 import { DEV_ADMIN_EMAIL, seedDemo } from './seed/seed-demo.ts';
+import { runWorkspaceDeletion } from './worker/workspace-deletion.ts';
 
 /**
  * `npx reusable-chat <command>` (SPEC §1). Every command migrates first. `runCli` is exported so tests run
@@ -49,6 +51,8 @@ Commands:
                                           create a workspace and a full-scope API key (shown once)
   key:create --workspace ID [--scope full|demo] [--name N] [--json]
                                           create an API key for a workspace (shown once)
+  workspace:delete ID --yes [--json]      delete a workspace for good: keys and sessions revoked, sockets closed,
+                                          webhooks disabled, stored objects and rows removed (docs/workspace-deletion.md)
 
 Configuration comes from the environment (see docs/configuration.md). With the embedded database (no
 DATABASE_URL) a command cannot run while a server uses the same DATA_DIR.
@@ -231,6 +235,47 @@ async function commandKeyCreate(config: Config, argv: readonly string[], out: Ou
   out(`API key (${scope} scope, shown once — store it now): ${apiKey}\n`);
 }
 
+async function commandWorkspaceDelete(config: Config, argv: readonly string[], out: Out): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { yes: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const [workspaceId, ...extra] = parsed.positionals;
+  if (!workspaceId || extra.length > 0) throw new UsageError('workspace:delete takes exactly one workspace id');
+  if (!UUID.test(workspaceId)) throw new UsageError('the workspace id must be a UUID');
+  if (!parsed.values.yes) throw new UsageError('this deletes the workspace and all of its data for good; add --yes to confirm');
+  const result = await withDatabase(config, 'workspace:delete', async (database) => {
+    // Storage and the realtime cluster bus come from the same drivers a server would use.
+    const deps = await composeDeps({ config, database, roles: [] });
+    try {
+      return await runWorkspaceDeletion(deps, workspaceId, { type: 'system', id: 'cli' });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'not_found') throw new CommandError(`workspace ${workspaceId} not found`);
+      throw err;
+    } finally {
+      await deps.dispose();
+    }
+  });
+  if (parsed.values.json) {
+    out(
+      JSON.stringify({
+        workspace_id: result.workspaceId,
+        api_keys_revoked: result.apiKeysRevoked,
+        public_keys_revoked: result.publicKeysRevoked,
+        sessions_revoked: result.sessionsRevoked,
+        webhooks_disabled: result.webhooksDisabled,
+        sockets_terminated_for: result.socketsTerminatedFor,
+        storage_objects_deleted: result.storageObjectsDeleted,
+      }) + '\n',
+    );
+    return;
+  }
+  out(`Deleted workspace ${result.workspaceId}: ${result.apiKeysRevoked} API keys and ${result.sessionsRevoked} sessions revoked, `);
+  out(`${result.webhooksDisabled} webhook endpoints disabled, ${result.storageObjectsDeleted} stored objects deleted.\n`);
+}
+
 function parseRoles(value: unknown): ServerRole[] {
   if (value === undefined) return [...ALL_ROLES];
   const roles = String(value)
@@ -276,6 +321,9 @@ export async function runCli(argv: readonly string[], io: CliIo = {}): Promise<n
         return 0;
       case 'key:create':
         await commandKeyCreate(config, rest, out);
+        return 0;
+      case 'workspace:delete':
+        await commandWorkspaceDelete(config, rest, out);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -2,6 +2,7 @@ export * from './errors/registry.ts';
 export * from './shared/crypto.ts';
 export * from './workspaces/create-workspace.ts';
 export * from './workspaces/default-widget-configs.ts';
+export * from './workspaces/delete-workspace.ts';
 export * from './identity/api-keys.ts';
 export * from './identity/widget-sessions.ts';
 export * from './identity/passwords.ts';
