@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabase } from '@reusable-chat/db';
+import { createDatabase, type Database } from '@reusable-chat/db';
 import { createBenchTenant, type BenchTenant } from './fixtures.ts';
 import { createMigratedDatabase } from './postgres.ts';
 import { startServerChild, type ServerChild } from './process.ts';
@@ -25,6 +25,8 @@ export async function startBenchStack(
   conversations: number,
   /** Extra server environment for one scenario (e.g. WEBHOOKS_ALLOW_PRIVATE for a loopback receiver). */
   extraEnv: Record<string, string> = {},
+  /** Extra rows a scenario needs, written before the server starts (PGlite is single-process). */
+  setup?: (db: Database, tenant: BenchTenant) => Promise<void>,
 ): Promise<BenchStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `rc-bench-${kind}-`));
   let tenant: BenchTenant;
@@ -45,6 +47,7 @@ export async function startBenchStack(
     if (!serverUrl) throw new Error('no PostgreSQL');
     const { scratch, handle } = await createMigratedDatabase(serverUrl, 'stack');
     tenant = await createBenchTenant(handle.db, { conversations });
+    await setup?.(handle.db, tenant);
     await handle.close();
     env.DATABASE_URL = scratch.url;
     dropScratch = () => scratch.drop();
@@ -53,6 +56,7 @@ export async function startBenchStack(
     const handle = await createDatabase({ kind: 'pglite', dataDir: path.join(dataDir, 'pglite') });
     await handle.migrate();
     tenant = await createBenchTenant(handle.db, { conversations });
+    await setup?.(handle.db, tenant);
     await handle.close();
   }
   let server: ServerChild;

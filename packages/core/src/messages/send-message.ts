@@ -1,11 +1,13 @@
 import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
 import { schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
+import { OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
 import { recordDomainEventInOutbox } from '../outbox/domain-event-outbox.ts';
 import type { ConversationRow } from '../conversations/conversation-json.ts';
-import { activeBanCondition } from '../moderation/bans.ts';
 import type { ChatUser } from '../users/user-json.ts';
+import { toWebhookEvent } from '../webhooks/webhook-events.ts';
 import { serializeMessages, type AttachmentSerializer } from './load-message-extras.ts';
 import { toMessageJson, type MessageJson, type MessageRow } from './message-json.ts';
 import {
@@ -23,6 +25,22 @@ export interface SendMessageResult {
   readonly created: boolean;
 }
 
+/**
+ * A chat user named by the tenant's external_id (consumer API): resolved in the same read as the
+ * conversation, so the route needs no lookup of its own.
+ */
+export type SendMessageSender = MessageSender | { readonly type: 'user'; readonly externalId: string };
+
+/** What the pipeline read before it calls the route's `admit` check. */
+export interface SendAdmission {
+  readonly conversation: ConversationRow;
+  /**
+   * `policies` of the conversation's own widget configuration; null when it has none (routes then apply
+   * the defaults). Undefined for non-user senders (not read).
+   */
+  readonly conversationPolicies: unknown;
+}
+
 /** Thrown inside the transaction to roll back the seq bump when the client_id already exists. */
 class DuplicateClientId extends Error {
   constructor(readonly existing: MessageRow) {
@@ -36,10 +54,22 @@ const noPolicy: MessagePolicyHook = async (ctx) => ({ content: ctx.content });
  * The message pipeline every API family uses (ARCHITECTURE.md "a message's path"):
  * validate → policy hook → insert with the next seq in one transaction → `message.created` after commit.
  *
+ * A chat user's send is two statements (bench/scenarios/round-trips.ts counts them):
+ * 1. one read (loadSendContext): conversation, sender, participation, ban, blockers, widget policies, an
+ *    earlier message with the same client_id and — for a widget session — whether the session is still
+ *    usable, so a cached bearer check is re-validated exactly, on every send;
+ * 2. one write (storeInOneStatement): seq bump, message insert, outbox row and the sender's read marker as
+ *    data-modifying CTEs of a single statement — one implicit transaction, one round trip, and the
+ *    conversation's row lock is held only while PostgreSQL executes it.
+ * Sends with attachments, flags, internal notes or non-user senders take the explicit transaction
+ * (storeInTransaction): rarer, and they need checks between statements.
+ *
  * seq is gapless and strictly increasing per conversation (F-20): `UPDATE conversations SET last_seq =
  * last_seq + 1 … RETURNING` row-locks the conversation, so concurrent senders queue on that row and each
- * gets the next number; a failed insert rolls the bump back with it. The same lock makes client_id
- * dedupe exact: a retry re-checks after acquiring it, when the first send has committed.
+ * gets the next number (READ COMMITTED re-reads the locked row after the wait); a failed insert rolls the
+ * bump back with it. client_id dedupe is exact (F-14): a user's retry is caught by the read, and a
+ * concurrent duplicate by the unique index (conversation, sender, client_id), whose violation aborts the
+ * whole statement — bump included — and answers with the stored message.
  */
 export async function sendMessage(params: {
   db: Database;
@@ -48,7 +78,7 @@ export async function sendMessage(params: {
   conversationId: string;
   /** The conversation row when the caller already read it (scoped to workspaceId): saves the re-read. */
   conversation?: ConversationRow;
-  sender: MessageSender;
+  sender: SendMessageSender;
   content: string;
   clientId?: string | null;
   attachmentIds?: readonly string[];
@@ -61,51 +91,78 @@ export async function sendMessage(params: {
   /** Sender's Pusher socket, excluded from the fan-out of its own message. */
   excludeSocketId?: string;
   serializeAttachment?: AttachmentSerializer;
+  /**
+   * The widget session the request authenticated with: the read refuses it (session_expired) when it was
+   * revoked or expired, its user erased or its workspace suspended since — the auth hook may have
+   * answered from its cache.
+   */
+  widgetSessionId?: string;
+  /** A user who is not a participant: 403 forbidden (consumer API, default) or 404 (widget API, T-05). */
+  nonParticipant?: 'forbidden' | 'not_found';
+  /** Only a conversation of this type exists for the caller (a demo key sees demo conversations only). */
+  conversationType?: 'demo';
+  /**
+   * The route's own admission checks (rate limits, attachment ownership), run after the read and before
+   * dedupe and policies; may return the configuration's max length.
+   */
+  admit?: (admission: SendAdmission) => Promise<{ maxLength?: number } | void>;
   now?: Date;
 }): Promise<SendMessageResult> {
-  const { db, workspaceId, conversationId, sender } = params;
+  const { db, workspaceId, conversationId } = params;
   const now = params.now ?? new Date();
   const clientId = params.clientId ?? null;
   const attachmentIds = [...new Set(params.attachmentIds ?? [])];
 
-  const preloaded = params.conversation;
-  const conversation =
-    preloaded && preloaded.id === conversationId && preloaded.workspaceId === workspaceId
-      ? preloaded
-      : (
-          await db
-            .select()
-            .from(schema.conversations)
-            .where(and(eq(schema.conversations.workspaceId, workspaceId), eq(schema.conversations.id, conversationId)))
-            .limit(1)
-        )[0];
-  if (!conversation) throw notFound('Conversation');
-
-  let senderUser: ChatUser | null = null;
+  let conversation: ConversationRow;
+  let sender: MessageSender;
   let sending: SendingUser | null = null;
-  if (sender.type === 'user') {
-    sending = await loadSendingUser({
-      db,
+  let existing: MessageRow | null = null;
+  let conversationPolicies: unknown;
+  if (params.sender.type === 'user') {
+    const context = await loadSendContext(db, {
       workspaceId,
-      conversation,
-      chatUserId: sender.chatUserId,
+      conversationId,
+      sender: params.sender,
+      clientId,
+      widgetSessionId: params.widgetSessionId ?? null,
+      conversationType: params.conversationType ?? null,
+      nonParticipant: params.nonParticipant ?? 'forbidden',
       now,
-      withPolicies: params.policyHook !== undefined,
     });
-    senderUser = sending.user;
+    conversation = context.conversation;
+    sending = context.sending;
+    sender = { type: 'user', chatUserId: context.sending.user.id };
+    existing = context.existing;
+    conversationPolicies = context.conversationPolicies;
+  } else {
+    sender = params.sender;
+    const preloaded = params.conversation;
+    const row =
+      preloaded && preloaded.id === conversationId && preloaded.workspaceId === workspaceId
+        ? preloaded
+        : (
+            await db
+              .select()
+              .from(schema.conversations)
+              .where(and(eq(schema.conversations.workspaceId, workspaceId), eq(schema.conversations.id, conversationId)))
+              .limit(1)
+          )[0];
+    if (!row || (params.conversationType && row.type !== params.conversationType)) throw notFound('Conversation');
+    conversation = row;
   }
+  const senderUser: ChatUser | null = sending?.user ?? null;
+
+  const admitted = params.admit ? await params.admit({ conversation, conversationPolicies }) : undefined;
 
   // A retry of an already stored message answers with that message, before any policy runs again.
-  if (clientId !== null) {
-    const existing = await findByClientId(db, conversationId, sender, clientId);
-    if (existing) return { message: existing, json: await serializeOne(db, workspaceId, existing, params.serializeAttachment), created: false };
-  }
+  if (clientId !== null && sender.type !== 'user') existing = await findByClientId(db, conversationId, sender, clientId);
+  if (existing) return { message: existing, json: await serializeOne(db, workspaceId, existing, params.serializeAttachment), created: false };
 
   if (conversation.status === 'closed' && sender.type === 'user') throw new AppError('conversation_closed');
   if (params.content.length === 0 && attachmentIds.length === 0) {
     throw new AppError('validation_failed', 'A message needs content or attachments.', { field: 'content' });
   }
-  const maxLength = params.maxLength ?? DEFAULT_MAX_MESSAGE_LENGTH;
+  const maxLength = admitted?.maxLength ?? params.maxLength ?? DEFAULT_MAX_MESSAGE_LENGTH;
   const length = codePointLength(params.content);
   if (length > maxLength) {
     throw new AppError('validation_failed', `Message content exceeds ${maxLength} characters.`, {
@@ -124,8 +181,7 @@ export async function sendMessage(params: {
     content: params.content,
     attachmentIds,
     now,
-    ...(sending ? { participantRole: sending.participantRole } : {}),
-    ...(sending && sending.widgetPolicies !== undefined ? { widgetPolicies: sending.widgetPolicies } : {}),
+    ...(sending ? { participantRole: sending.participantRole, widgetPolicies: sending.widgetPolicies } : {}),
   });
   if (policy.rejected) {
     throw new AppError('policy_rejected', policy.rejected.message, { rule: policy.rejected.rule });
@@ -133,87 +189,46 @@ export async function sendMessage(params: {
   const masked: MaskedInfo | null = policy.masked ?? null;
   const flagged = policy.flagged ? policy.flagged : null;
 
+  const draft: Omit<MessageRow, 'id' | 'seq'> = {
+    workspaceId,
+    conversationId,
+    senderType: sender.type,
+    senderUserId: sender.type === 'user' ? sender.chatUserId : null,
+    senderAdminId: sender.type === 'agent' ? sender.adminId : null,
+    type: params.type ?? (sender.type === 'system' ? 'system' : params.content.length === 0 ? 'attachment' : 'text'),
+    content: policy.content,
+    originalContent: policy.content !== params.content ? params.content : null,
+    masked,
+    clientId,
+    metadata: params.metadata ?? {},
+    isInternal: params.isInternal ?? false,
+    isFlagged: flagged !== null,
+    createdAt: now,
+    editedAt: null,
+    deletedAt: null,
+  };
+
   let stored: { message: MessageRow; reportId: string | null; json: MessageJson | null };
   try {
-    stored = await db.transaction(async (tx) => {
-      const [bumped] = await tx
-        .update(schema.conversations)
-        .set({ lastSeq: sql`${schema.conversations.lastSeq} + 1`, lastMessageAt: now, updatedAt: now })
-        .where(and(eq(schema.conversations.workspaceId, workspaceId), eq(schema.conversations.id, conversationId)))
-        .returning({ lastSeq: schema.conversations.lastSeq });
-      if (!bumped) throw notFound('Conversation');
-      if (clientId !== null) {
-        const existing = await findByClientId(tx, conversationId, sender, clientId);
-        if (existing) throw new DuplicateClientId(existing);
-      }
-      const [message] = await tx
-        .insert(schema.messages)
-        .values({
-          workspaceId,
-          conversationId,
-          seq: bumped.lastSeq,
-          senderType: sender.type,
-          senderUserId: sender.type === 'user' ? sender.chatUserId : null,
-          senderAdminId: sender.type === 'agent' ? sender.adminId : null,
-          type: params.type ?? (sender.type === 'system' ? 'system' : params.content.length === 0 ? 'attachment' : 'text'),
-          content: policy.content,
-          originalContent: policy.content !== params.content ? params.content : null,
-          masked,
-          clientId,
-          metadata: params.metadata ?? {},
-          isInternal: params.isInternal ?? false,
-          isFlagged: flagged !== null,
-          createdAt: now,
-        })
-        .returning();
-      if (!message) throw new Error('message insert returned no row');
-      if (attachmentIds.length > 0) await attachFiles(tx, { workspaceId, conversationId, sender, message, attachmentIds });
-      let reportId: string | null = null;
-      if (flagged) {
-        const [report] = await tx
-          .insert(schema.reports)
-          .values({ workspaceId, messageId: message.id, source: 'flag', reason: flagged.reason })
-          .returning({ id: schema.reports.id });
-        reportId = report?.id ?? null;
-      }
-      // The webhook side effect is written in this same transaction (transactional outbox): a committed
-      // message never loses its webhooks, even if the process dies right after the commit (issue 6, F-01).
-      let json: MessageJson | null = null;
-      if (!message.isInternal) {
-        json =
-          sender.type === 'agent' || attachmentIds.length > 0
-            ? await serializeOne(tx, workspaceId, message, params.serializeAttachment)
-            : toMessageJson(message, { senderUser, attachments: [], reactions: [] });
-        await recordDomainEventInOutbox(
-          tx,
-          { type: 'message.created', workspaceId, conversationId, message: json as unknown as Record<string, unknown> },
-          now,
-        );
-      }
-      if (sender.type === 'user') {
-        // Sending implies having read up to one's own message (unread counts exclude it).
-        await tx
-          .update(schema.participants)
-          .set({ lastReadSeq: sql`greatest(${schema.participants.lastReadSeq}, ${message.seq})` })
-          .where(and(eq(schema.participants.conversationId, conversationId), eq(schema.participants.chatUserId, sender.chatUserId)));
-      }
-      return { message, reportId, json };
-    });
+    stored =
+      sender.type === 'user' && attachmentIds.length === 0 && !flagged && !draft.isInternal
+        ? await storeInOneStatement(db, draft, sender, senderUser)
+        : await storeInTransaction(db, { draft, sender, senderUser, attachmentIds, flagged, now, serializeAttachment: params.serializeAttachment });
   } catch (err) {
     if (err instanceof DuplicateClientId) {
       return { message: err.existing, json: await serializeOne(db, workspaceId, err.existing, params.serializeAttachment), created: false };
     }
     if (clientId !== null && isUniqueViolation(err)) {
-      // Only reachable if a writer bypassed the seq lock; the unique index is the last line (F-14).
-      const existing = await findByClientId(db, conversationId, sender, clientId);
-      if (existing) return { message: existing, json: await serializeOne(db, workspaceId, existing, params.serializeAttachment), created: false };
+      // A concurrent send with the same client_id committed first (or a writer bypassed the seq lock): the
+      // unique index refused this one and the statement rolled back, seq bump included (F-14).
+      const earlier = await findByClientId(db, conversationId, sender, clientId);
+      if (earlier) return { message: earlier, json: await serializeOne(db, workspaceId, earlier, params.serializeAttachment), created: false };
     }
     throw err;
   }
 
   const json = stored.json ?? (await serializeOne(db, workspaceId, stored.message, params.serializeAttachment));
   // Users who blocked the sender get the message neither in listings (filtered there) nor on open sockets.
-  // Read with the sender (one round trip less per send).
   const blockerIds = sending && !stored.message.isInternal ? sending.blockerIds : [];
   if (!stored.message.isInternal) {
     await params.events?.emit({
@@ -236,67 +251,321 @@ export async function sendMessage(params: {
   return { message: stored.message, json, created: true };
 }
 
+type StoredMessage = { message: MessageRow; reportId: string | null; json: MessageJson | null };
+
+/**
+ * The common send (a chat user's text, not flagged) as ONE statement. The message id is generated here and
+ * the JSON is built before the statement; only seq comes from the database, and the outbox payload gets it
+ * with jsonb_set — nothing written is read back.
+ */
+async function storeInOneStatement(
+  db: Executor,
+  draft: Omit<MessageRow, 'id' | 'seq'>,
+  sender: Extract<MessageSender, { type: 'user' }>,
+  senderUser: ChatUser | null,
+): Promise<StoredMessage> {
+  const message: MessageRow = { ...draft, id: uuidv7(), seq: 0 };
+  const json = toMessageJson(message, { senderUser, attachments: [], reactions: [] });
+  const webhookEvent = toWebhookEvent(
+    { type: 'message.created', workspaceId: draft.workspaceId, conversationId: draft.conversationId, message: json as unknown as Record<string, unknown> },
+    draft.createdAt,
+  );
+  const rows = await insertStatementFor(db).execute({
+    id: message.id,
+    workspaceId: draft.workspaceId,
+    conversationId: draft.conversationId,
+    now: draft.createdAt.toISOString(),
+    senderUserId: sender.chatUserId,
+    type: draft.type,
+    content: draft.content,
+    originalContent: draft.originalContent,
+    masked: draft.masked === null ? null : JSON.stringify(draft.masked),
+    clientId: draft.clientId,
+    metadata: JSON.stringify(draft.metadata),
+    writeOutbox: webhookEvent !== null,
+    topic: OUTBOX_TOPICS.webhookEvent,
+    payload: JSON.stringify({ event: webhookEvent ?? {} }),
+  });
+  const seq = Number(rows[0]?.seq);
+  if (!rows[0] || !Number.isInteger(seq) || seq < 1) throw notFound('Conversation');
+  message.seq = seq;
+  json.seq = seq;
+  return { message, reportId: null, json };
+}
+
+type InsertStatement = { execute(values: Record<string, unknown>): Promise<{ seq: number | string }[]> };
+const insertStatements = new WeakMap<Executor, InsertStatement>();
+
+/**
+ * Built once per database handle with placeholders and prepared (drizzle `.prepare()`): no query building
+ * per send, and on PostgreSQL one round trip instead of describe + execute. Every CTE runs to completion
+ * whether or not the final select reads it.
+ */
+function insertStatementFor(db: Executor): InsertStatement {
+  const cached = insertStatements.get(db);
+  if (cached) return cached;
+  const p = (name: string) => sql.placeholder(name);
+  const bumped = db.$with('bumped', {}).as(sql`update conversations
+      set last_seq = last_seq + 1, last_message_at = ${p('now')}::timestamptz, updated_at = ${p('now')}::timestamptz
+      where workspace_id = ${p('workspaceId')}::uuid and id = ${p('conversationId')}::uuid
+      returning last_seq`);
+  const inserted = db.$with('inserted', {}).as(sql`insert into messages
+      (id, workspace_id, conversation_id, seq, sender_type, sender_user_id, type, content, original_content, masked,
+       client_id, metadata, is_internal, is_flagged, created_at)
+      select ${p('id')}::uuid, ${p('workspaceId')}::uuid, ${p('conversationId')}::uuid, bumped.last_seq, 'user',
+        ${p('senderUserId')}::uuid, ${p('type')}::text, ${p('content')}::text, ${p('originalContent')}::text,
+        ${p('masked')}::jsonb, ${p('clientId')}::text, ${p('metadata')}::jsonb, false, false, ${p('now')}::timestamptz
+      from bumped
+      returning seq`);
+  const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
+      select ${p('workspaceId')}::uuid, ${p('topic')}::text,
+        jsonb_set(${p('payload')}::jsonb, '{event,data,message,seq}', to_jsonb(inserted.seq))
+      from inserted where ${p('writeOutbox')}::boolean
+      returning id`);
+  // Sending implies having read up to one's own message (unread counts exclude it).
+  const markedRead = db.$with('marked_read', {}).as(sql`update participants
+      set last_read_seq = greatest(participants.last_read_seq, inserted.seq)
+      from inserted
+      where participants.conversation_id = ${p('conversationId')}::uuid and participants.chat_user_id = ${p('senderUserId')}::uuid
+      returning 1`);
+  const statement = db
+    .with(bumped, inserted, outboxed, markedRead)
+    .select({ seq: sql<number>`inserted.seq` })
+    .from(sql`inserted`)
+    .prepare('send_message_insert') as unknown as InsertStatement;
+  insertStatements.set(db, statement);
+  return statement;
+}
+
+/** Attachments, flags, internal notes and non-user senders: one explicit transaction, several statements. */
+async function storeInTransaction(
+  db: Database,
+  p: {
+    draft: Omit<MessageRow, 'id' | 'seq'>;
+    sender: MessageSender;
+    senderUser: ChatUser | null;
+    attachmentIds: string[];
+    flagged: { readonly reason: string } | null;
+    now: Date;
+    serializeAttachment: AttachmentSerializer | undefined;
+  },
+): Promise<StoredMessage> {
+  const { draft, sender, now } = p;
+  const { workspaceId, conversationId, clientId } = draft;
+  return db.transaction(async (tx) => {
+    const [bumped] = await tx
+      .update(schema.conversations)
+      .set({ lastSeq: sql`${schema.conversations.lastSeq} + 1`, lastMessageAt: now, updatedAt: now })
+      .where(and(eq(schema.conversations.workspaceId, workspaceId), eq(schema.conversations.id, conversationId)))
+      .returning({ lastSeq: schema.conversations.lastSeq });
+    if (!bumped) throw notFound('Conversation');
+    if (clientId !== null) {
+      // After the lock: a concurrent first send has committed by now (agents and the system have no
+      // unique index to fall back on — their sender id column is null).
+      const existing = await findByClientId(tx, conversationId, sender, clientId);
+      if (existing) throw new DuplicateClientId(existing);
+    }
+    const [message] = await tx
+      .insert(schema.messages)
+      .values({ ...draft, id: uuidv7(), seq: bumped.lastSeq })
+      .returning();
+    if (!message) throw new Error('message insert returned no row');
+    if (p.attachmentIds.length > 0) await attachFiles(tx, { workspaceId, conversationId, sender, message, attachmentIds: p.attachmentIds });
+    let reportId: string | null = null;
+    if (p.flagged) {
+      const [report] = await tx
+        .insert(schema.reports)
+        .values({ workspaceId, messageId: message.id, source: 'flag', reason: p.flagged.reason })
+        .returning({ id: schema.reports.id });
+      reportId = report?.id ?? null;
+    }
+    // The webhook side effect is written in this same transaction (transactional outbox): a committed
+    // message never loses its webhooks, even if the process dies right after the commit (issue 6, F-01).
+    let json: MessageJson | null = null;
+    if (!message.isInternal) {
+      json =
+        sender.type === 'agent' || p.attachmentIds.length > 0
+          ? await serializeOne(tx, workspaceId, message, p.serializeAttachment)
+          : toMessageJson(message, { senderUser: p.senderUser, attachments: [], reactions: [] });
+      await recordDomainEventInOutbox(
+        tx,
+        { type: 'message.created', workspaceId, conversationId, message: json as unknown as Record<string, unknown> },
+        now,
+      );
+    }
+    if (sender.type === 'user') {
+      await tx
+        .update(schema.participants)
+        .set({ lastReadSeq: sql`greatest(${schema.participants.lastReadSeq}, ${message.seq})` })
+        .where(and(eq(schema.participants.conversationId, conversationId), eq(schema.participants.chatUserId, sender.chatUserId)));
+    }
+    return { message, reportId, json };
+  });
+}
+
 interface SendingUser {
   readonly user: ChatUser;
   readonly participantRole: string;
-  /** Raw `policies` of the conversation's effective widget configuration (null: none); undefined: not read. */
-  readonly widgetPolicies?: unknown;
+  /** Raw `policies` of the conversation's effective widget configuration (null: none). */
+  readonly widgetPolicies: unknown;
   /** Users who blocked the sender. */
   readonly blockerIds: string[];
 }
 
+interface SendContext {
+  readonly conversation: ConversationRow;
+  readonly sending: SendingUser;
+  readonly conversationPolicies: unknown;
+  readonly existing: MessageRow | null;
+}
+
+type ContextStatement = {
+  execute(values: Record<string, unknown>): Promise<
+    {
+      conversation: ConversationRow;
+      user: ChatUser | null;
+      participantRole: string | null;
+      banned: unknown;
+      blockers: unknown;
+      ownConfig: unknown;
+      policies: unknown;
+      existing: (MessageRow & { searchVector?: unknown }) | null;
+      sessionUsable: unknown;
+    }[]
+  >;
+};
+const contextStatements = new WeakMap<Executor, ContextStatement>();
+
 /**
- * The sender, their participation, an active ban, who blocked them and (for the policy hook) the
- * conversation's widget policies — one round trip, since every send pays for it.
+ * Everything a chat user's send needs to know before its policies run, in ONE prepared read: the
+ * conversation (scoped to the workspace), the sender (by id or external_id, not erased), their live
+ * participation, an active ban, who blocked them, the widget policies (the conversation's configuration,
+ * or the workspace's first one when it has none — as policies/create-policy-hook.ts loadConversationPolicies),
+ * an earlier message with this client_id and, for a widget request, whether its session is still usable.
  */
-async function loadSendingUser(params: {
-  db: Executor;
-  workspaceId: string;
-  conversation: ConversationRow;
-  chatUserId: string;
-  now: Date;
-  withPolicies: boolean;
-}): Promise<SendingUser> {
-  const { db, workspaceId, conversation, chatUserId } = params;
+async function loadSendContext(
+  db: Executor,
+  p: {
+    workspaceId: string;
+    conversationId: string;
+    sender: { readonly type: 'user'; readonly chatUserId: string } | { readonly type: 'user'; readonly externalId: string };
+    clientId: string | null;
+    widgetSessionId: string | null;
+    conversationType: string | null;
+    nonParticipant: 'forbidden' | 'not_found';
+    now: Date;
+  },
+): Promise<SendContext> {
+  const [row] = await contextStatementFor(db).execute({
+    workspaceId: p.workspaceId,
+    conversationId: p.conversationId,
+    chatUserId: 'chatUserId' in p.sender ? p.sender.chatUserId : null,
+    externalId: 'externalId' in p.sender ? p.sender.externalId : null,
+    clientId: p.clientId,
+    sessionId: p.widgetSessionId,
+    conversationType: p.conversationType,
+    now: p.now.toISOString(),
+  });
+  if (!row) {
+    // The conversation does not exist for this caller; a widget session that is no longer usable still
+    // answers as the auth hook would have.
+    if (p.widgetSessionId !== null && !(await isSessionUsable(db, p.widgetSessionId, p.workspaceId, p.now))) throw new AppError('session_expired');
+    throw notFound('Conversation');
+  }
+  if (p.widgetSessionId !== null && !isTrue(row.sessionUsable)) throw new AppError('session_expired');
+  if (!row.user) throw notFound('User');
+  if (isTrue(row.banned)) throw new AppError('user_banned');
+  if (row.participantRole === null) {
+    if (p.nonParticipant === 'not_found') throw notFound('Conversation');
+    throw new AppError('forbidden', 'The user is not a participant of this conversation.');
+  }
+  const policies = parseJson(row.policies);
+  let existing: MessageRow | null = null;
+  if (row.existing) {
+    const { searchVector: _searchVector, ...message } = row.existing;
+    existing = message;
+  }
+  return {
+    conversation: row.conversation,
+    sending: { user: row.user, participantRole: row.participantRole, widgetPolicies: policies ?? null, blockerIds: parseJsonArray(row.blockers) },
+    conversationPolicies: isTrue(row.ownConfig) ? (policies ?? null) : null,
+    existing,
+  };
+}
+
+function contextStatementFor(db: Executor): ContextStatement {
+  const cached = contextStatements.get(db);
+  if (cached) return cached;
+  const p = (name: string) => sql.placeholder(name);
+  const c = schema.conversations;
+  const u = schema.chatUsers;
+  const pt = schema.participants;
+  const m = schema.messages;
   const wc = schema.widgetConfigs;
-  // Same choice as policies/create-policy-hook.ts loadConversationPolicies: the conversation's configuration,
-  // or the workspace's first one (created_at, then UUIDv7 id) when it has none.
-  const policies = conversation.widgetConfigId
-    ? sql<unknown>`(select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${workspaceId} and ${wc.id} = ${conversation.widgetConfigId} limit 1)`
-    : sql<unknown>`(select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${workspaceId} order by ${wc.createdAt} asc, ${wc.id} asc limit 1)`;
-  const blockers = sql<unknown>`(select coalesce(json_agg(${schema.blocks.blockerUserId}), '[]'::json) from ${schema.blocks} where ${schema.blocks.workspaceId} = ${workspaceId} and ${schema.blocks.blockedUserId} = ${schema.chatUsers.id})`;
-  const [row] = await db
+  const now = sql`${p('now')}::timestamptz`;
+  const statement = db
     .select({
-      user: schema.chatUsers,
-      participantRole: schema.participants.role,
-      banId: schema.bans.id,
-      blockers,
-      ...(params.withPolicies ? { policies } : {}),
+      conversation: c,
+      user: u,
+      participantRole: pt.role,
+      banned: sql<unknown>`exists (select 1 from ${schema.bans} where ${schema.bans.workspaceId} = ${c.workspaceId}
+        and ${schema.bans.chatUserId} = ${u.id} and ${schema.bans.liftedAt} is null
+        and (${schema.bans.expiresAt} is null or ${schema.bans.expiresAt} > ${now}))`,
+      blockers: sql<unknown>`(select coalesce(json_agg(${schema.blocks.blockerUserId}), '[]'::json) from ${schema.blocks}
+        where ${schema.blocks.workspaceId} = ${c.workspaceId} and ${schema.blocks.blockedUserId} = ${u.id})`,
+      ownConfig: sql<unknown>`(${c.widgetConfigId} is not null)`,
+      // Configurations seeded together share created_at; their UUIDv7 ids keep the seeding order.
+      policies: sql<unknown>`case when ${c.widgetConfigId} is not null
+        then (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} and ${wc.id} = ${c.widgetConfigId} limit 1)
+        else (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} order by ${wc.createdAt} asc, ${wc.id} asc limit 1) end`,
+      existing: m,
+      sessionUsable: sql<unknown>`(select s.revoked_at is null and s.expires_at > ${now} and w.status = 'active' and s.chat_user_id = ${u.id}
+        from ${schema.widgetSessions} s join ${schema.workspaces} w on w.id = s.workspace_id
+        where s.id = ${p('sessionId')}::uuid and s.workspace_id = ${c.workspaceId})`,
     })
-    .from(schema.chatUsers)
+    .from(c)
     .leftJoin(
-      schema.participants,
+      u,
       and(
-        eq(schema.participants.chatUserId, schema.chatUsers.id),
-        eq(schema.participants.conversationId, conversation.id),
-        isNull(schema.participants.leftAt),
+        eq(u.workspaceId, c.workspaceId),
+        isNull(u.erasedAt),
+        sql`(${u.id} = ${p('chatUserId')}::uuid or (${p('chatUserId')}::uuid is null and ${u.externalId} = ${p('externalId')}::text))`,
       ),
     )
+    .leftJoin(pt, and(eq(pt.conversationId, c.id), eq(pt.chatUserId, u.id), isNull(pt.leftAt)))
     .leftJoin(
-      schema.bans,
-      and(eq(schema.bans.workspaceId, workspaceId), eq(schema.bans.chatUserId, schema.chatUsers.id), activeBanCondition(params.now)),
+      m,
+      and(eq(m.conversationId, c.id), eq(m.senderType, 'user'), eq(m.senderUserId, u.id), sql`${m.clientId} = ${p('clientId')}::text`),
     )
-    .where(and(eq(schema.chatUsers.workspaceId, workspaceId), eq(schema.chatUsers.id, chatUserId), isNull(schema.chatUsers.erasedAt)))
+    .where(
+      and(
+        eq(c.workspaceId, sql`${p('workspaceId')}::uuid`),
+        eq(c.id, sql`${p('conversationId')}::uuid`),
+        sql`(${p('conversationType')}::text is null or ${c.type} = ${p('conversationType')}::text)`,
+      ),
+    )
+    .limit(1)
+    .prepare('send_message_context') as unknown as ContextStatement;
+  contextStatements.set(db, statement);
+  return statement;
+}
+
+/** The rare path: the conversation was not found; was the widget session still good? */
+async function isSessionUsable(db: Executor, sessionId: string, workspaceId: string, now: Date): Promise<boolean> {
+  const [row] = await db
+    .select({ usable: sql<unknown>`(${schema.widgetSessions.revokedAt} is null and ${schema.widgetSessions.expiresAt} > ${now.toISOString()}::timestamptz
+      and ${schema.workspaces.status} = 'active' and ${schema.chatUsers.erasedAt} is null)` })
+    .from(schema.widgetSessions)
+    .innerJoin(schema.workspaces, eq(schema.workspaces.id, schema.widgetSessions.workspaceId))
+    .innerJoin(schema.chatUsers, eq(schema.chatUsers.id, schema.widgetSessions.chatUserId))
+    .where(and(eq(schema.widgetSessions.id, sessionId), eq(schema.widgetSessions.workspaceId, workspaceId)))
     .limit(1);
-  if (!row) throw notFound('User');
-  if (row.participantRole === null) throw new AppError('forbidden', 'The user is not a participant of this conversation.');
-  if (row.banId) throw new AppError('user_banned');
-  return {
-    user: row.user,
-    participantRole: row.participantRole,
-    blockerIds: parseJsonArray(row.blockers),
-    ...(params.withPolicies ? { widgetPolicies: parseJson((row as { policies?: unknown }).policies ?? null) } : {}),
-  };
+  return row !== undefined && isTrue(row.usable);
+}
+
+/** Booleans from raw SQL: both drivers hand back booleans, but tolerate the text form too. */
+function isTrue(value: unknown): boolean {
+  return value === true || value === 't' || value === 'true';
 }
 
 /** json/jsonb from a raw subquery: the drivers hand back parsed values, but tolerate text too. */
@@ -323,7 +592,9 @@ async function findByClientId(db: Executor, conversationId: string, sender: Mess
   if (sender.type === 'user') conditions.push(eq(schema.messages.senderUserId, sender.chatUserId));
   if (sender.type === 'agent') conditions.push(eq(schema.messages.senderAdminId, sender.adminId));
   const [row] = await db.select().from(schema.messages).where(and(...conditions)).limit(1);
-  return row ?? null;
+  if (!row) return null;
+  const { searchVector: _searchVector, ...message } = row;
+  return message;
 }
 
 /** Links uploaded, not yet attached files of this sender to the message; any other id is refused (T-14). */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, getUserByExternalId, sendMessage, type MessageSender } from '@reusable-chat/core';
+import { AppError, sendMessage, type SendMessageSender } from '@reusable-chat/core';
 import { apiKeyOf } from '../../plugins/api-key-auth.ts';
 import { conversationParamsSchema, externalIdSchema, messageJsonSchema, metadataSchema, noQuerySchema } from '../shared/common.schema.ts';
 import { conversationForKey } from '../shared/route-context.ts';
@@ -40,22 +40,21 @@ export function registerCreateMessageRoute(app: FastifyInstance): void {
       const auth = apiKeyOf(request);
       const db = app.deps.database.db;
       const body = request.body;
-      // Both lookups at once (two pool connections, one round trip of latency); the conversation's 404 wins.
-      const [conversationLookup, userLookup] = await Promise.allSettled([
-        conversationForKey(app, request, request.params.id),
-        body.system ? Promise.resolve(null) : getUserByExternalId({ db, workspaceId: auth.workspaceId, externalId: body.sender_external_id! }),
-      ]);
-      if (conversationLookup.status === 'rejected') throw conversationLookup.reason;
-      if (body.system && auth.scope === 'demo') throw new AppError('forbidden', 'A demo key may not post system messages.');
-      if (userLookup.status === 'rejected') throw userLookup.reason;
-      const conversation = conversationLookup.value;
-      const sender: MessageSender = userLookup.value ? { type: 'user', chatUserId: userLookup.value.id } : { type: 'system' };
+      if (body.system && auth.scope === 'demo') {
+        // The conversation's 404 still comes first for a demo key (another tenant's id, or not a demo room).
+        await conversationForKey(app, request, request.params.id);
+        throw new AppError('forbidden', 'A demo key may not post system messages.');
+      }
+      // A participant's post resolves the conversation and the sender (by external_id) in sendMessage's one
+      // read: a post is one read and one write.
+      const sender: SendMessageSender = body.system ? { type: 'system' } : { type: 'user', externalId: body.sender_external_id! };
       const result = await sendMessage({
         db,
         events: app.deps.events,
         workspaceId: auth.workspaceId,
-        conversationId: conversation.id,
-        conversation,
+        conversationId: request.params.id,
+        ...(body.system ? { conversation: await conversationForKey(app, request, request.params.id) } : {}),
+        ...(auth.scope === 'demo' ? { conversationType: 'demo' as const } : {}),
         sender,
         content: body.content,
         clientId: body.client_id ?? null,
