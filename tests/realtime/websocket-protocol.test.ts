@@ -3,6 +3,7 @@
  * frame of the checklist can be sent (W-01…W-21, W-23, W-26, W-28).
  */
 import type net from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@reusable-chat/testing';
 import { signChannelAuth } from '@reusable-chat/protocol';
@@ -59,6 +60,31 @@ describe.each(backends)('Pusher WebSocket protocol (%s)', (backend) => {
     expect(ok.socketId).toMatch(/^\d+\.\d+$/);
     const established = ok.frames[0]!;
     expect(decode(established)).toEqual({ socket_id: ok.socketId, activity_timeout: 120 });
+  });
+
+  it('the Pusher path is /app/{key} only: other upgrade paths and plain GETs get the router\'s 404, never a held socket', async () => {
+    // Upgrades to /app/{key} bypass Fastify's router (websocket.route.ts); everything else must still reach it.
+    const statusOfUpgrade = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${node.wsUrl}${path}`);
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          ws.terminate();
+          reject(new Error(`${path} was upgraded`));
+        });
+        ws.on('error', () => undefined);
+      });
+    expect(await statusOfUpgrade(`/app/${APP.key}/extra?protocol=7`)).toBe(404);
+    expect(await statusOfUpgrade(`/nowhere/${APP.key}?protocol=7`)).toBe(404);
+    const plain = await fetch(`${node.baseUrl}/app/${APP.key}?protocol=7`, { signal: AbortSignal.timeout(5_000) });
+    expect(plain.status).toBe(404);
+    // A percent-encoded key is the same key, as Fastify's router would decode it.
+    const encoded = await openRaw(`${node.wsUrl}/app/${encodeURIComponent(APP.key).replace('-', '%2D')}?protocol=7`);
+    open.push(encoded);
+    expect(encoded.socketId).toMatch(/^\d+\.\d+$/);
   });
 
   it('W-04: private subscriptions without a valid signature fail with 401 and the socket stays open', async () => {

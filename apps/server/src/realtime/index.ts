@@ -61,7 +61,7 @@ export async function registerRealtime(app: FastifyInstance, metrics: Metrics): 
   app.decorate('realtime', publisher);
   app.decorate('realtimeServer', server);
 
-  registerWebSocketRoute(app, server);
+  registerWebSocketRoute(app, server, { trustProxy: config.trustProxy });
   await registerHttpApiRoutes(app, server, credentials);
   registerBroadcastingAuthRoutes(app, credentials);
   const stopFanOut = registerDomainEventFanOut(app.deps.events, publisher, app.log);

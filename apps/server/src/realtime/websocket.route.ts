@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { RealtimeServer } from './realtime-server.ts';
 
@@ -54,7 +56,7 @@ function onSocketError(this: WebSocket): void {
  * reply, the request's child logger), and the plugin's 'error' listener closes over the request and reply. Both
  * are released here, with the rest of the socket's HTTP-era state (releaseHttpState).
  */
-export function registerWebSocketRoute(app: FastifyInstance, server: RealtimeServer): void {
+export function registerWebSocketRoute(app: FastifyInstance, server: RealtimeServer, options: { trustProxy: boolean }): void {
   app.get<{ Params: { key: string }; Querystring: Record<string, unknown> }>(
     '/app/:key',
     {
@@ -62,9 +64,8 @@ export function registerWebSocketRoute(app: FastifyInstance, server: RealtimeSer
       schema: { hide: true },
       // The 101 answer (written by `ws`) and pusher:connection_established (written by server.connect) leave in one
       // write: the socket is corked before `ws` writes and uncorked after connect, and connect's own cork holds the
-      // bytes until the event loop next polls I/O. One syscall fewer per connection is ≈ 20 % of the server's work
-      // per client in a reconnect storm (bench/realtime, --cpu-prof). Only an upgrade is corked: a plain GET
-      // answered 404 by the plugin must not be held back.
+      // bytes until the event loop next polls I/O. Only an upgrade is corked: a plain GET answered 404 by the
+      // plugin must not be held back.
       preHandler: (request, _reply, done) => {
         if (request.ws) request.raw.socket.cork();
         done();
@@ -72,21 +73,84 @@ export function registerWebSocketRoute(app: FastifyInstance, server: RealtimeSer
     },
     (socket: WebSocket, request) => {
       const raw = (socket as unknown as { _socket: UpgradedSocket })._socket;
-      const ip = request.ip;
-      try {
-        releaseHttpState(raw);
-        socket.removeAllListeners('error');
-        socket.on('error', onSocketError);
-        server.connect(socket, raw, {
-          key: request.params.key,
-          protocol: request.query.protocol,
-          origin: request.headers.origin,
-          // Fastify's request.ip honours TRUST_PROXY (X-Forwarded-For) and is the peer address otherwise.
-          ip,
-        });
-      } finally {
-        raw.uncork();
-      }
+      adopt(server, socket, raw, request.params.key, request.query.protocol, request.headers.origin, request.ip);
     },
   );
+  // The route above is the reference path; upgrades to /app/{key} are normally taken before Fastify's router.
+  app.addHook('onReady', async () => {
+    installFastUpgrade(app, server, options.trustProxy);
+  });
+}
+
+function adopt(server: RealtimeServer, socket: WebSocket, raw: UpgradedSocket, key: string, protocol: unknown, origin: string | undefined, ip: string): void {
+  try {
+    releaseHttpState(raw);
+    socket.removeAllListeners('error');
+    socket.on('error', onSocketError);
+    server.connect(socket, raw, { key, protocol, origin, ip });
+  } finally {
+    raw.uncork();
+  }
+}
+
+/**
+ * Pusher upgrades straight to `ws`, without Fastify's router, hooks, request/reply objects, child logger and
+ * ServerResponse: in a reconnect storm that per-request machinery was ≈ 40 % of the server's CPU per upgrade
+ * (bench/realtime, --cpu-prof), and none of it applies to a hijacked upgrade (no hooks of this app act on it).
+ * @fastify/websocket's 'upgrade' listener is wrapped, not duplicated: `GET /app/{key}` with a well-formed key
+ * is handled here, everything else (other paths, other methods, odd keys) goes to the plugin exactly as before,
+ * which is why a second raw 'upgrade' listener is not used (both would answer the same socket).
+ * The client address follows Fastify's `request.ip`: the leftmost X-Forwarded-For entry behind TRUST_PROXY,
+ * the peer address otherwise (W-21).
+ */
+function installFastUpgrade(app: FastifyInstance, server: RealtimeServer, trustProxy: boolean): void {
+  const http = app.server;
+  const wss = app.websocketServer;
+  const previous = http.listeners('upgrade') as UpgradeListener[];
+  if (previous.length === 0) return;
+  http.removeAllListeners('upgrade');
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const target = req.method === 'GET' ? parsePusherPath(req.url) : null;
+    if (!target) {
+      for (const listener of previous) listener.call(http, req, socket, head);
+      return;
+    }
+    const raw = socket as UpgradedSocket;
+    const origin = req.headers.origin;
+    const ip = clientIp(req, raw, trustProxy);
+    // Corked so the 101 and connection_established leave together (see the route's preHandler). A refused
+    // handshake is answered with socket.end(), which flushes a corked socket.
+    raw.cork();
+    wss.handleUpgrade(req, raw, head, (ws) => {
+      adopt(server, ws, raw, target.key, target.protocol, origin, ip);
+    });
+  });
+}
+
+type UpgradeListener = (this: unknown, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** `/app/{key}?…` → the key and the `protocol` query value as Fastify would give them; null for anything else. */
+function parsePusherPath(url: string | undefined): { key: string; protocol: unknown } | null {
+  if (url === undefined || !url.startsWith('/app/')) return null;
+  const q = url.indexOf('?');
+  const encodedKey = url.slice(5, q < 0 ? url.length : q);
+  // Fastify's router would answer these (404, 400): leave them to it.
+  if (encodedKey.length === 0 || encodedKey.length > 200 || encodedKey.includes('/')) return null;
+  let key: string;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return null;
+  }
+  const values = q < 0 ? [] : new URLSearchParams(url.slice(q + 1)).getAll('protocol');
+  return { key, protocol: values.length === 0 ? undefined : values.length === 1 ? values[0] : values };
+}
+
+function clientIp(req: IncomingMessage, socket: UpgradedSocket, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return socket.remoteAddress ?? '';
 }
