@@ -189,7 +189,7 @@ interface WidgetHarness {
 async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<WidgetHarness> {
   // BENCH_SERVER_NODE_OPTIONS, e.g. `--import /tmp/profile.mjs` starting the inspector's profiler (--cpu-prof
   // itself is refused in NODE_OPTIONS): where does a send's CPU go?
-  const profile = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
+  const profile: Record<string, string> = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
   const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS, profile, liftMessageLimits);
   const sockets: WebSocket[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
