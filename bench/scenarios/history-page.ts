@@ -77,9 +77,9 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
 
     // A page is rarely all plain text: a few reactions and one attachment on the newest page make the
     // per-message aggregation part of what is measured (the summary JSON; the v1 API signs no URLs).
-    await sql`insert into reactions (message_id, workspace_id, chat_user_id, emoji)
-      select m.id, m.workspace_id, ${target.chatUserId}, e.emoji
-      from messages m cross join (values ('👍'), ('🎉')) e(emoji)
+    await sql`insert into reactions (message_id, workspace_id, chat_user_id, emoji, created_at)
+      select m.id, m.workspace_id, ${target.chatUserId}, e.emoji, now() - make_interval(secs => e.age)
+      from messages m cross join (values ('👍', 2), ('🎉', 1)) e(emoji, age)
       where m.conversation_id = ${target.id} and m.seq > ${MESSAGES_PER_CONVERSATION - PAGE} and m.seq % 10 = 0`;
     await sql`insert into attachments (id, workspace_id, conversation_id, message_id, uploader_user_id, storage_key, content_type, extension, size_bytes, original_name, width, height)
       select gen_random_uuid(), m.workspace_id, m.conversation_id, m.id, ${target.chatUserId}, 'workspaces/' || m.workspace_id || '/attachments/' || gen_random_uuid() || '.png',

@@ -123,8 +123,35 @@ function pagePosition(
   return { direction: d === 'b' ? 'backward' : 'forward', boundary: cursorNumber(position, 's') };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CONVERSATION_TYPES: readonly ConversationType[] = ['direct', 'group', 'support', 'demo'];
+
+/*
+ * The page statement carries its values as literals, not bind parameters. postgres.js sends a statement with
+ * parameters as Parse+Describe, waits for the parameter types, then Bind+Execute: two round trips, unless the
+ * statement is prepared (DATABASE_PREPARED_STATEMENTS, off by default for transaction-mode poolers). Without
+ * parameters the whole exchange is one write and one answer, with or without that setting, and nothing is
+ * left prepared on the connection. Only values of a closed shape are ever inlined, each checked right here
+ * (a UUID, a safe integer, a conversation type), so no text from a request reaches the SQL.
+ */
+function uuidLiteral(value: string): SQL {
+  // Not a UUID cannot name a row: the same answer as any id that does not exist.
+  if (!UUID.test(value)) throw notFound('Conversation');
+  return sql.raw(`'${value.toLowerCase()}'::uuid`);
+}
+
+function intLiteral(value: number): SQL {
+  if (!Number.isSafeInteger(value)) throw new AppError('invalid_cursor');
+  return sql.raw(String(value));
+}
+
+function conversationTypeLiteral(value: ConversationType): SQL {
+  if (!CONVERSATION_TYPES.includes(value)) throw notFound('Conversation');
+  return sql.raw(`'${value}'`);
+}
+
 /**
- * The page statement. `take` 0 only checks access. Rows come newest first for a backward page and oldest
+ * The page statement (one round trip, see above). `take` 0 only checks access. Rows come newest first for a backward page and oldest
  * first for a forward one; a readable conversation always yields at least one row (message columns null when
  * the page is empty), an unreadable one none.
  */
@@ -140,13 +167,18 @@ async function pageRows(
     take: number;
   },
 ): Promise<PageRow[]> {
+  const workspaceId = uuidLiteral(q.workspaceId);
+  const conversationId = uuidLiteral(q.conversationId);
   const messageFilters: SQL[] = [];
   if (!q.includeInternal) messageFilters.push(sql` and m.is_internal = false`);
-  if (q.boundary !== null) messageFilters.push(q.direction === 'backward' ? sql` and m.seq < ${q.boundary}` : sql` and m.seq > ${q.boundary}`);
+  if (q.boundary !== null) {
+    const boundary = intLiteral(q.boundary);
+    messageFilters.push(q.direction === 'backward' ? sql` and m.seq < ${boundary}` : sql` and m.seq > ${boundary}`);
+  }
   const conversationFilters: SQL[] = [];
-  if (q.viewer.conversationType) conversationFilters.push(sql` and c.type = ${q.viewer.conversationType}`);
+  if (q.viewer.conversationType) conversationFilters.push(sql` and c.type = ${conversationTypeLiteral(q.viewer.conversationType)}`);
   if (q.viewer.participantUserId) {
-    const viewerId = q.viewer.participantUserId;
+    const viewerId = uuidLiteral(q.viewer.participantUserId);
     messageFilters.push(
       sql` and not exists (select 1 from blocks b where b.workspace_id = m.workspace_id and b.blocker_user_id = ${viewerId} and b.blocked_user_id = m.sender_user_id)`,
     );
@@ -183,9 +215,9 @@ async function pageRows(
       left join admins ad on ad.id = m.sender_admin_id
       where m.workspace_id = c.workspace_id and m.conversation_id = c.id${sql.join(messageFilters)}
       order by m.seq ${order}
-      limit ${q.take}
+      limit ${intLiteral(q.take)}
     ) p on true
-    where c.id = ${q.conversationId} and c.workspace_id = ${q.workspaceId}${sql.join(conversationFilters)}
+    where c.id = ${conversationId} and c.workspace_id = ${workspaceId}${sql.join(conversationFilters)}
     order by p.seq ${order}`;
   const result = (await db.execute(statement)) as unknown;
   // postgres.js answers an array of rows, PGlite an object holding them.

@@ -49,8 +49,8 @@ export interface MessageJson {
   attachments: Record<string, unknown>[];
   reactions: ReactionSummary[];
   client_id: string | null;
-  masked: MaskedInfo | null;
   created_at: string;
+  masked: MaskedInfo | null;
   edited_at: string | null;
   deleted_at: string | null;
   metadata: Record<string, unknown>;
@@ -83,8 +83,9 @@ export function toMessageJson(message: MessageJsonSource, extras: MessageJsonExt
     attachments: deleted ? [] : [...(extras.attachments ?? [])],
     reactions: deleted ? [] : [...(extras.reactions ?? [])],
     client_id: message.clientId,
-    masked: message.masked ?? null,
+    // created_at before masked: the order the HTTP API has always written (its response schema's order).
     created_at: message.createdAt.toISOString(),
+    masked: message.masked ?? null,
     edited_at: message.editedAt?.toISOString() ?? null,
     deleted_at: message.deletedAt?.toISOString() ?? null,
     metadata: message.metadata,
