@@ -21,7 +21,6 @@ export interface MessageListViewer {
 
 /** One row of the page statement: the conversation always, a message when the page is not empty. */
 interface PageRow {
-  conversation_found: unknown;
   id: string | null;
   conversation_id: string;
   seq: number;
@@ -191,7 +190,7 @@ async function pageRows(
   // Attachments and reactions are skipped for deleted messages (their JSON drops them anyway). Reactions are
   // grouped per emoji in order of the first reaction, user ids in reaction order (as the JSON always listed them).
   const statement = sql`
-    select true as conversation_found, p.*
+    select p.*
     from conversations c
     left join lateral (
       select m.id, m.conversation_id, m.seq, m.sender_type, m.sender_user_id, m.sender_admin_id, m.type, m.content,
