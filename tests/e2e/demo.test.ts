@@ -27,7 +27,10 @@ describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
   });
 
   async function newPage(): Promise<Page> {
-    const context = await world.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    // Reduced motion: buttons fade their colours over 150 ms, and axe measuring contrast mid-fade (right after the
+    // switch to dark mode) saw a blend of both palettes — a flaky 'color-contrast' failure. The pages drop their
+    // transitions under prefers-reduced-motion, so axe always sees the final colours.
+    const context = await world.browser.newContext({ viewport: { width: 1280, height: 860 }, reducedMotion: 'reduce' });
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());

@@ -114,7 +114,7 @@ button{font:inherit;color:inherit;cursor:pointer}
 .dots i{width:6px;height:6px;border-radius:50%;background:var(--rc-muted);animation:rc-bounce 1.2s infinite}
 .dots i:nth-child(2){animation-delay:.15s}.dots i:nth-child(3){animation-delay:.3s}
 @keyframes rc-bounce{0%,60%,100%{transform:none;opacity:.5}30%{transform:translateY(-4px);opacity:1}}
-@media (prefers-reduced-motion:reduce){.dots i{animation:none}.launcher{transition:none}}
+@media (prefers-reduced-motion:reduce){.dots i{animation:none}.launcher,.actions{transition:none}}
 .composer{border-top:1px solid var(--rc-border);padding:8px;display:flex;flex-direction:column;gap:6px;position:relative;background:var(--rc-bg)}
 .composer-row{display:flex;align-items:flex-end;gap:4px}
 .composer textarea{flex:1;resize:none;border:1px solid var(--rc-border);border-radius:12px;padding:9px 12px;font:inherit;color:var(--rc-fg);background:var(--rc-bg);max-height:140px;min-height:40px}
