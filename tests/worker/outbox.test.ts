@@ -15,9 +15,10 @@ import {
   toWebhookEvent,
   type DomainEvent,
 } from '@reusable-chat/core';
-import { schema } from '@reusable-chat/db';
+import { createDatabase, schema, type DatabaseHandle } from '@reusable-chat/db';
 import { BullmqJobQueue, MemoryJobQueue } from '@reusable-chat/drivers';
-import { backends, createTenant, startStack, TEST_REDIS_URL, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { backends, createTenant, startStack, TEST_DATABASE_URL, TEST_REDIS_URL, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { composeDeps } from '../../apps/server/src/compose.ts';
 import { createRedisConnection } from '../../apps/server/src/redis-connection.ts';
 import { startWorker, type RunningWorker } from '../../apps/server/src/worker/index.ts';
 import { startReceiver, waitFor, type Receiver } from './receiver.ts';
@@ -276,5 +277,50 @@ describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (back
     expect(requests).toHaveLength(4);
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(() => new Webhook(secret).verify(requests[3]!.body, requests[3]!.headers)).not.toThrow();
+  });
+});
+
+/**
+ * A worker in its own process (here: its own drivers and database connection pool on the same PostgreSQL) hears
+ * about rows other processes commit through LISTEN/NOTIFY, not its poll: the poll is set to ten minutes, so only
+ * the notification can make the delivery arrive.
+ */
+describe.each(TEST_DATABASE_URL ? (['postgres'] as const) : [])('outbox NOTIFY wakes a worker in another process (%s)', (backend) => {
+  let stack: TestStack;
+  let receiver: Receiver;
+  let tenant: Tenant;
+  let workerDeps: Awaited<ReturnType<typeof composeDeps>>;
+  let workerDb: DatabaseHandle;
+  let worker: RunningWorker;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    stack = await startStack({ backend, env: { WEBHOOKS_ALLOW_PRIVATE: 'true' } });
+    tenant = await createTenant(stack.db);
+    workerDb = await createDatabase({ kind: 'postgres', url: stack.testDb.url! });
+    workerDeps = await composeDeps({ config: stack.deps.config, database: workerDb, roles: ['worker'] });
+    worker = await startWorker(workerDeps, { logger: silent, webhookPolicy: TEST_POLICY, relayIntervalMs: 600_000, sweepIntervalMs: 600_000 });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await workerDeps?.dispose();
+    await workerDb?.close();
+    await stack?.close();
+    await receiver?.close();
+  });
+
+  it('relays a row committed by the API process at once, although its own poll is ten minutes away', async () => {
+    await createWebhookEndpoint({ db: stack.db, workspaceId: tenant.workspaceId, url: `${receiver.baseUrl}/notified`, events: ['user.banned'] });
+    // Let the worker's first (immediate) poll pass, so only a wake-up can relay what comes next.
+    await new Promise((r) => setTimeout(r, 300));
+    await stack.deps.events.emit(userBanned(tenant.workspaceId));
+    await waitFor(() => receiver.received('/notified').length === 1, 10_000);
+    // A rolled-back insert notifies nobody and leaves nothing (NOTIFY is delivered on commit only).
+    await stack.db
+      .transaction(async (tx) => {
+        await enqueueOutbox(tx, { workspaceId: tenant.workspaceId, topic: OUTBOX_TOPICS.webhookEvent, payload: { event: {} } });
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    expect(await countPendingOutbox(stack.db)).toBe(0);
   });
 });

@@ -32,6 +32,7 @@ import {
   type RetentionPurgeJob,
 } from './maintenance.jobs.ts';
 import { onOutboxRecorded } from './outbox-hook.ts';
+import { listenForOutboxRows } from './outbox-notify.ts';
 import { PollLoop } from './poll-loop.ts';
 import { runWebhookDeliverJob, runWebhookFanOutJob, sweepDueWebhookDeliveries, type DeliverWebhookJob, type WebhookJobContext } from './webhook.jobs.ts';
 import { WORKER_JOB_ATTEMPTS } from './worker-constants.ts';
@@ -54,7 +55,7 @@ export interface WorkerOptions {
   readonly http?: OutboundHttpClient;
   /** Overrides of the delivery policy (tests inject a short retry schedule). */
   readonly webhookPolicy?: Partial<WebhookDeliveryPolicy>;
-  /** Outbox poll period; rows written in this process are relayed at once anyway. */
+  /** Outbox poll period, a safety net: rows written in this process, or by any process on PostgreSQL (NOTIFY), are relayed at once. */
   readonly relayIntervalMs?: number;
   /** Cap of the relay's back-off while the queue (Redis) is down; default 30 s (tests shorten it). */
   readonly relayMaxBackoffMs?: number;
@@ -247,6 +248,8 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     { intervalMs: options.maintenanceIntervalMs ?? 3_600_000, maxBackoffMs: 3_600_000, onError: (err) => log.warn({ err }, 'maintenance scheduling failed') },
   );
   const unsubscribe = onOutboxRecorded(deps, () => relay.wake());
+  // Rows committed by other processes (API nodes when this worker runs alone) wake the relay through NOTIFY.
+  const stopListening = await listenForOutboxRows(db, () => relay.wake(), log);
   relay.start();
   sweep.start();
   missedScan.start();
@@ -263,6 +266,7 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     },
     async stop() {
       unsubscribe();
+      await stopListening();
       await Promise.all([relay.stop(), sweep.stop(), missedScan.stop(), housekeeping.stop(), maintenance.stop()]);
       // First attempts started by fan-out jobs are not queue jobs: wait for them (each is bounded by the request timeout).
       while (inlineAttempts.size > 0) await Promise.allSettled([...inlineAttempts]);

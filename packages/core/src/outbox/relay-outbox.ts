@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { schema, type Database } from '@reusable-chat/db';
 import type { JobQueue } from '../ports/queue.ts';
 
@@ -31,11 +31,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /**
  * One relay round: claims up to `limit` undispatched rows (FOR UPDATE SKIP LOCKED, so several worker processes
- * on PostgreSQL never take the same row; PGlite has one connection and serialises anyway), enqueues each as a
- * job named by its topic with jobId `outbox:<id>` (the queue drops a duplicate if a crash makes us enqueue the
- * same row again), and marks the enqueued rows dispatched in the same transaction.
- * When the queue is down (checklist F-01) the row's attempts go up, it stays pending, and the round ends;
- * nothing is lost and the caller backs off.
+ * on PostgreSQL never take the same row; PGlite has one connection and serialises anyway), enqueues them all
+ * concurrently, each as a job named by its topic with jobId `outbox:<id>` (the queue drops a duplicate if a crash
+ * makes us enqueue the same row again), and marks the enqueued rows dispatched in the same transaction.
+ * When the queue is down (checklist F-01) the refused rows' attempts go up and they stay pending; nothing is lost
+ * and the caller backs off.
  */
 export async function relayOutbox(params: {
   db: Database;
@@ -54,21 +54,22 @@ export async function relayOutbox(params: {
       .orderBy(asc(schema.outbox.id))
       .limit(limit)
       .for('update', { skipLocked: true });
-    const done: number[] = [];
-    let queueFailed = false;
-    for (const row of rows) {
-      const job: OutboxJobPayload = { outboxId: row.id, workspaceId: row.workspaceId, payload: row.payload };
-      try {
-        await withTimeout(params.queue.enqueue(row.topic, job, { jobId: `outbox:${row.id}`, ...jobOptions }), OUTBOX_ENQUEUE_TIMEOUT_MS);
-        done.push(row.id);
-      } catch {
-        queueFailed = true;
-        await tx
-          .update(schema.outbox)
-          .set({ attempts: sql`${schema.outbox.attempts} + 1` })
-          .where(eq(schema.outbox.id, row.id));
-        break;
-      }
+    // All of the round's enqueues at once: with BullMQ each is a Redis round trip, and sequential ones kept the
+    // rows locked (and the next round waiting) for a round trip per row.
+    const outcomes = await Promise.allSettled(
+      rows.map((row) => {
+        const job: OutboxJobPayload = { outboxId: row.id, workspaceId: row.workspaceId, payload: row.payload };
+        return withTimeout(params.queue.enqueue(row.topic, job, { jobId: `outbox:${row.id}`, ...jobOptions }), OUTBOX_ENQUEUE_TIMEOUT_MS);
+      }),
+    );
+    const done = rows.filter((_, i) => outcomes[i]!.status === 'fulfilled').map((r) => r.id);
+    const refused = rows.filter((_, i) => outcomes[i]!.status === 'rejected').map((r) => r.id);
+    const queueFailed = refused.length > 0;
+    if (queueFailed) {
+      await tx
+        .update(schema.outbox)
+        .set({ attempts: sql`${schema.outbox.attempts} + 1` })
+        .where(inArray(schema.outbox.id, refused));
     }
     if (done.length > 0) {
       await tx
