@@ -53,12 +53,12 @@ interface Child {
 
 export async function startChild(file: string, env: Record<string, string> = {}): Promise<Child> {
   const child = fork(path.join(here, 'children', file), [], {
-    // BENCH_CPU_PROF_DIR: a V8 CPU profile of each of our server processes, written when it exits.
+    // BENCH_CPU_PROF_DIR: a V8 CPU profile of each of our server and raw-load processes, written when it exits.
     execArgv: [
       '--expose-gc',
       '--import',
       'tsx',
-      ...(process.env.BENCH_CPU_PROF_DIR && file.startsWith('pusher-server') ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : []),
+      ...(process.env.BENCH_CPU_PROF_DIR && (file.startsWith('pusher-server') || file.startsWith('raw-load')) ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : []),
     ],
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

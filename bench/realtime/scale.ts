@@ -21,7 +21,11 @@ interface Child {
 type StartChild = (file: string, env?: Record<string, string>) => Promise<Child>;
 
 export interface ScaleResult {
-  singleNode?: { target: number; held: number; failed: number; connectMs: number; bytesPerConnection: number; subscribeCount: number; subscribeOk: number; subscribeMs: number };
+  singleNode?: {
+    target: number; held: number; failed: number; connectMs: number; bytesPerConnection: number; subscribeCount: number; subscribeOk: number; subscribeMs: number;
+    /** Server CPU per client for connect + upgrade + subscribe to the signed stream channel (the storm's per-client work). */
+    connectCpuUsPerClient: number;
+  };
   restart?: {
     clients: number; downMs: number; recoveredMsFromStop: number; recoveredMsFromReady: number; recovered: number; caughtUp: number; finalSeq: number;
     gapFetchesWhileConnected: number; withinMs: number;
@@ -53,6 +57,9 @@ const SINGLE_NODE_TARGET = Number(process.env.BENCH_REALTIME_SCALE_TARGET ?? 19_
 const STORM_EVENTS_PER_S = Number(process.env.BENCH_REALTIME_STORM_EVENTS_PER_S ?? 2);
 const BACKOFF = { baseMs: 200, capMs: Number(process.env.BENCH_REALTIME_BACKOFF_CAP_MS ?? 2_000) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** BENCH_REALTIME_SKIP_RESTART: the single-node figures only (iteration on connect cost and memory). */
+class SkipRestart extends Error {}
 
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -156,11 +163,11 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
     started.push(server);
     const port = server.port;
     const url = `ws://127.0.0.1:${port}`;
-    const before = await server.request<{ rssBytes: number }>({ type: 'usage' }, 'usage');
+    const before = await server.request<{ rssBytes: number; cpuUs: number }>({ type: 'usage' }, 'usage');
     const { loads, held, failed, ms } = await connectLoads(startChild, started, [url], target, history.url);
     log(`scale: ${held} held (${failed} failed) in ${Math.round(ms)} ms`);
     await sleep(1_000);
-    const after = await server.request<{ rssBytes: number }>({ type: 'usage' }, 'usage');
+    const after = await server.request<{ rssBytes: number; cpuUs: number }>({ type: 'usage' }, 'usage');
     const subscribeCount = 10_000;
     const perLoad = Math.ceil(subscribeCount / loads.length);
     const t0 = performance.now();
@@ -170,9 +177,11 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
       target, held, failed, connectMs: Math.round(ms),
       bytesPerConnection: Math.round((after.rssBytes - before.rssBytes) / Math.max(1, held)),
       subscribeCount: perLoad * loads.length, subscribeOk: subs.reduce((s, r) => s + r.ok, 0), subscribeMs: Math.round(subscribeMs),
+      connectCpuUsPerClient: Math.round((after.cpuUs - before.cpuUs) / Math.max(1, held)),
     };
     log(`scale: single node ${JSON.stringify(result.singleNode)}`);
 
+    if (process.env.BENCH_REALTIME_SKIP_RESTART) throw new SkipRestart();
     // Restart storm: a seq stream is published throughout (history is the source of truth, as in the product).
     const publish = async (s: Child) => {
       const seq = history.append();
@@ -234,7 +243,7 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
     log(`scale: restart ${JSON.stringify(result.restart)} lastSeqMin=${status.lastSeqMin}`);
     await stopAll(started);
   } catch (err) {
-    result.errors.push(`single node: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof SkipRestart)) result.errors.push(`single node: ${err instanceof Error ? err.message : String(err)}`);
     await stopAll(started);
   }
 

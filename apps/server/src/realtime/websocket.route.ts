@@ -63,9 +63,9 @@ export function registerWebSocketRoute(app: FastifyInstance, server: RealtimeSer
       websocket: true,
       schema: { hide: true },
       // The 101 answer (written by `ws`) and pusher:connection_established (written by server.connect) leave in one
-      // write: the socket is corked before `ws` writes and uncorked after connect, and connect's own cork holds the
-      // bytes until the event loop next polls I/O. Only an upgrade is corked: a plain GET answered 404 by the
-      // plugin must not be held back.
+      // write (one syscall fewer per connection): the socket is corked before `ws` writes and uncorked after
+      // connect, and connect's own cork holds the bytes until the event loop next polls I/O. Only an upgrade is
+      // corked: a plain GET answered 404 by the plugin must not be held back.
       preHandler: (request, _reply, done) => {
         if (request.ws) request.raw.socket.cork();
         done();
@@ -95,8 +95,9 @@ function adopt(server: RealtimeServer, socket: WebSocket, raw: UpgradedSocket, k
 
 /**
  * Pusher upgrades straight to `ws`, without Fastify's router, hooks, request/reply objects, child logger and
- * ServerResponse: in a reconnect storm that per-request machinery was ≈ 40 % of the server's CPU per upgrade
- * (bench/realtime, --cpu-prof), and none of it applies to a hijacked upgrade (no hooks of this app act on it).
+ * ServerResponse: none of it applies to a hijacked upgrade (no hook of this app acts on one), and with the merged
+ * 101 write below it takes the server's CPU per connect + subscribe from ≈ 380 to ≈ 336 µs on the 2-core dev box
+ * (bench/realtime/scale.ts `connectCpuUsPerClient`; most of the rest is kernel time in accept, read and write).
  * @fastify/websocket's 'upgrade' listener is wrapped, not duplicated: `GET /app/{key}` with a well-formed key
  * is handled here, everything else (other paths, other methods, odd keys) goes to the plugin exactly as before,
  * which is why a second raw 'upgrade' listener is not used (both would answer the same socket).
