@@ -254,9 +254,10 @@ export async function sendMessage(params: {
 type StoredMessage = { message: MessageRow; reportId: string | null; json: MessageJson | null };
 
 /**
- * The common send (a chat user's text, not flagged) as ONE statement. The message id is generated here and
- * the JSON is built before the statement; only seq comes from the database, and the outbox payload gets it
- * with jsonb_set — nothing written is read back.
+ * The common send (a chat user's text, not flagged): its row, outbox entry and read marker go into the
+ * database through the group-commit writer (SendWriter). The message id is generated here and the JSON is
+ * built before the write; only seq comes from the database, and the outbox payload gets it with jsonb_set —
+ * nothing written is read back.
  */
 async function storeInOneStatement(
   db: Executor,
@@ -270,36 +271,213 @@ async function storeInOneStatement(
     { type: 'message.created', workspaceId: draft.workspaceId, conversationId: draft.conversationId, message: json as unknown as Record<string, unknown> },
     draft.createdAt,
   );
-  const rows = await insertStatementFor(db).execute({
+  const seq = await sendWriterFor(db).write({
     id: message.id,
-    workspaceId: draft.workspaceId,
-    conversationId: draft.conversationId,
-    now: draft.createdAt.toISOString(),
-    senderUserId: sender.chatUserId,
+    workspace_id: draft.workspaceId,
+    conversation_id: draft.conversationId,
+    sender_user_id: sender.chatUserId,
     type: draft.type,
     content: draft.content,
-    originalContent: draft.originalContent,
-    masked: draft.masked === null ? null : JSON.stringify(draft.masked),
-    clientId: draft.clientId,
-    metadata: JSON.stringify(draft.metadata),
-    writeOutbox: webhookEvent !== null,
-    topic: OUTBOX_TOPICS.webhookEvent,
-    payload: JSON.stringify({ event: webhookEvent ?? {} }),
+    original_content: draft.originalContent,
+    masked: draft.masked,
+    client_id: draft.clientId,
+    metadata: draft.metadata,
+    created_at: draft.createdAt.toISOString(),
+    payload: webhookEvent ? { event: webhookEvent } : null,
   });
-  const seq = Number(rows[0]?.seq);
-  if (!rows[0] || !Number.isInteger(seq) || seq < 1) throw notFound('Conversation');
   message.seq = seq;
   json.seq = seq;
   return { message, reportId: null, json };
+}
+
+/** One message for the write statements, named like the columns (it travels as JSON). */
+interface PendingRow {
+  readonly id: string;
+  readonly workspace_id: string;
+  readonly conversation_id: string;
+  readonly sender_user_id: string;
+  readonly type: string;
+  readonly content: string;
+  readonly original_content: string | null;
+  readonly masked: MaskedInfo | null;
+  readonly client_id: string | null;
+  readonly metadata: JsonObject;
+  readonly created_at: string;
+  /** The outbox payload with seq still 0; null: no outbox row. */
+  readonly payload: { event: unknown } | null;
+}
+
+interface PendingWrite {
+  readonly row: PendingRow;
+  resolve(seq: number): void;
+  reject(err: unknown): void;
+}
+
+/** Sends that arrive while a batch is being written wait for the next one; this many at most per statement. */
+const MAX_BATCH = 64;
+
+/**
+ * Group commit for the common send. One batch statement is in flight per database handle; sends that
+ * arrive meanwhile queue and go together in the next statement — one round trip, one plan and one commit
+ * (one WAL flush) for all of them. A lone send does not wait: it is written at once, alone. The batch is
+ * still one statement, so it commits or rolls back as a whole: every message with its outbox row (the
+ * worker relies on that), seq numbers handed out per conversation in arrival order under the
+ * conversation's row lock (gapless, F-20). If the batch fails (a concurrent duplicate client_id hitting
+ * the unique index, a conversation deleted meanwhile…), nothing of it was stored and each send is retried
+ * alone, so one bad send never fails the others and each gets its own answer (F-14).
+ * Only one batch per handle at a time also means two batches of one process never lock the same
+ * conversations in opposite orders; across processes a deadlock is detected by PostgreSQL and the sends
+ * are retried alone.
+ */
+class SendWriter {
+  private readonly queue: PendingWrite[] = [];
+  private writing = false;
+
+  constructor(private readonly db: Executor) {}
+
+  write(row: PendingRow): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        // Sends of the same tick (e.g. one request burst) join the first statement.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async flush(batch: PendingWrite[]): Promise<void> {
+    if (batch.length > 1) {
+      let seqs: Map<string, number> | undefined;
+      try {
+        const rows = await batchStatementFor(this.db).execute({
+          batch: JSON.stringify(batch.map((p, ord) => ({ ...p.row, ord }))),
+          topic: OUTBOX_TOPICS.webhookEvent,
+        });
+        seqs = new Map(rows.map((r) => [r.id, Number(r.seq)]));
+      } catch {
+        // Nothing of the batch was stored: each send alone below gets its own outcome.
+      }
+      if (seqs) {
+        for (const p of batch) {
+          const seq = seqs.get(p.row.id);
+          if (seq !== undefined && Number.isInteger(seq) && seq > 0) p.resolve(seq);
+          else p.reject(notFound('Conversation'));
+        }
+        return;
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.resolve(await this.writeOne(p.row));
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  private async writeOne(row: PendingRow): Promise<number> {
+    const rows = await insertStatementFor(this.db).execute({
+      id: row.id,
+      workspaceId: row.workspace_id,
+      conversationId: row.conversation_id,
+      now: row.created_at,
+      senderUserId: row.sender_user_id,
+      type: row.type,
+      content: row.content,
+      originalContent: row.original_content,
+      masked: row.masked === null ? null : JSON.stringify(row.masked),
+      clientId: row.client_id,
+      metadata: JSON.stringify(row.metadata),
+      writeOutbox: row.payload !== null,
+      topic: OUTBOX_TOPICS.webhookEvent,
+      payload: JSON.stringify(row.payload ?? {}),
+    });
+    const seq = Number(rows[0]?.seq);
+    if (!rows[0] || !Number.isInteger(seq) || seq < 1) throw notFound('Conversation');
+    return seq;
+  }
+}
+
+const sendWriters = new WeakMap<Executor, SendWriter>();
+
+function sendWriterFor(db: Executor): SendWriter {
+  let writer = sendWriters.get(db);
+  if (!writer) {
+    writer = new SendWriter(db);
+    sendWriters.set(db, writer);
+  }
+  return writer;
+}
+
+type BatchStatement = { execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string }[]> };
+const batchStatements = new WeakMap<Executor, BatchStatement>();
+
+/**
+ * The batch as one statement: the sends arrive as one JSON array (one parameter, the same on both
+ * drivers); each conversation's last_seq goes up by its number of sends, and its sends take the numbers
+ * below the new value in arrival order (`ord`).
+ */
+function batchStatementFor(db: Executor): BatchStatement {
+  const cached = batchStatements.get(db);
+  if (cached) return cached;
+  const p = (name: string) => sql.placeholder(name);
+  const input = db.$with('input', {}).as(sql`select * from jsonb_to_recordset(${p('batch')}::jsonb) as t(
+      id uuid, workspace_id uuid, conversation_id uuid, sender_user_id uuid, type text, content text,
+      original_content text, masked jsonb, client_id text, metadata jsonb, created_at timestamptz, payload jsonb, ord int)`);
+  const counts = db.$with('counts', {}).as(sql`select workspace_id, conversation_id, count(*)::int as n, max(created_at) as last_at
+      from input group by workspace_id, conversation_id`);
+  const bumped = db.$with('bumped', {}).as(sql`update conversations
+      set last_seq = conversations.last_seq + counts.n, last_message_at = counts.last_at, updated_at = counts.last_at
+      from counts
+      where conversations.workspace_id = counts.workspace_id and conversations.id = counts.conversation_id
+      returning conversations.id, conversations.last_seq - counts.n as base`);
+  const numbered = db.$with('numbered', {}).as(sql`select input.*,
+        (bumped.base + row_number() over (partition by input.conversation_id order by input.ord))::int as seq
+      from input join bumped on bumped.id = input.conversation_id`);
+  const inserted = db.$with('inserted', {}).as(sql`insert into messages
+      (id, workspace_id, conversation_id, seq, sender_type, sender_user_id, type, content, original_content, masked,
+       client_id, metadata, is_internal, is_flagged, created_at)
+      select id, workspace_id, conversation_id, seq, 'user', sender_user_id, type, content, original_content, masked,
+        client_id, coalesce(metadata, '{}'::jsonb), false, false, created_at
+      from numbered
+      returning id`);
+  // In seq order, so the relay (which goes by outbox id) hands out a conversation's webhooks in order.
+  const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
+      select workspace_id, ${p('topic')}::text, jsonb_set(payload, '{event,data,message,seq}', to_jsonb(seq))
+      from numbered where payload is not null
+      order by conversation_id, seq
+      returning id`);
+  // Sending implies having read up to one's own message (unread counts exclude it).
+  const markedRead = db.$with('marked_read', {}).as(sql`update participants
+      set last_read_seq = greatest(participants.last_read_seq, latest.seq)
+      from (select conversation_id, sender_user_id, max(seq) as seq from numbered group by conversation_id, sender_user_id) latest
+      where participants.conversation_id = latest.conversation_id and participants.chat_user_id = latest.sender_user_id
+      returning 1`);
+  const statement = db
+    .with(input, counts, bumped, numbered, inserted, outboxed, markedRead)
+    .select({ id: sql<string>`numbered.id`, seq: sql<number>`numbered.seq` })
+    .from(sql`numbered`)
+    .prepare('send_message_insert_batch') as unknown as BatchStatement;
+  batchStatements.set(db, statement);
+  return statement;
 }
 
 type InsertStatement = { execute(values: Record<string, unknown>): Promise<{ seq: number | string }[]> };
 const insertStatements = new WeakMap<Executor, InsertStatement>();
 
 /**
- * Built once per database handle with placeholders and prepared (drizzle `.prepare()`): no query building
- * per send, and on PostgreSQL one round trip instead of describe + execute. Every CTE runs to completion
- * whether or not the final select reads it.
+ * A single send (no other send waiting): built once per database handle with placeholders and prepared
+ * (drizzle `.prepare()`): no query building per send, and on PostgreSQL one round trip instead of
+ * describe + execute. Every CTE runs to completion whether or not the final select reads it.
  */
 function insertStatementFor(db: Executor): InsertStatement {
   const cached = insertStatements.get(db);
