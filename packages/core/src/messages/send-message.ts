@@ -597,23 +597,6 @@ interface SendContext {
   readonly existing: MessageRow | null;
 }
 
-type ContextStatement = {
-  execute(values: Record<string, unknown>): Promise<
-    {
-      conversation: ConversationRow;
-      user: ChatUser | null;
-      participantRole: string | null;
-      banned: unknown;
-      blockers: unknown;
-      ownConfig: unknown;
-      policies: unknown;
-      existing: (MessageRow & { searchVector?: unknown }) | null;
-      sessionUsable: unknown;
-    }[]
-  >;
-};
-const contextStatements = new WeakMap<Executor, ContextStatement>();
-
 /**
  * Everything a chat user's send needs to know before its policies run, in ONE prepared read: the
  * conversation (scoped to the workspace), the sender (by id or external_id, not erased), their live
@@ -634,14 +617,14 @@ async function loadSendContext(
     now: Date;
   },
 ): Promise<SendContext> {
-  const [row] = await contextStatementFor(db).execute({
-    workspaceId: p.workspaceId,
-    conversationId: p.conversationId,
-    chatUserId: 'chatUserId' in p.sender ? p.sender.chatUserId : null,
-    externalId: 'externalId' in p.sender ? p.sender.externalId : null,
-    clientId: p.clientId,
-    sessionId: p.widgetSessionId,
-    conversationType: p.conversationType,
+  const row = await contextReaderFor(db).read({
+    workspace_id: p.workspaceId,
+    conversation_id: p.conversationId,
+    chat_user_id: 'chatUserId' in p.sender ? p.sender.chatUserId : null,
+    external_id: 'externalId' in p.sender ? p.sender.externalId : null,
+    client_id: p.clientId,
+    session_id: p.widgetSessionId,
+    conversation_type: p.conversationType,
     now: p.now.toISOString(),
   });
   if (!row) {
@@ -671,18 +654,122 @@ async function loadSendContext(
   };
 }
 
+interface ContextRow {
+  ord: number;
+  conversation: ConversationRow;
+  user: ChatUser | null;
+  participantRole: string | null;
+  banned: unknown;
+  blockers: unknown;
+  ownConfig: unknown;
+  policies: unknown;
+  existing: (MessageRow & { searchVector?: unknown }) | null;
+  sessionUsable: unknown;
+}
+
+/** One send's lookup keys (they travel as JSON, named like the statement's input columns). */
+interface ContextKey {
+  readonly workspace_id: string;
+  readonly conversation_id: string;
+  readonly chat_user_id: string | null;
+  readonly external_id: string | null;
+  readonly client_id: string | null;
+  readonly session_id: string | null;
+  readonly conversation_type: string | null;
+  readonly now: string;
+}
+
+interface PendingRead {
+  readonly key: ContextKey;
+  resolve(row: ContextRow | undefined): void;
+  reject(err: unknown): void;
+}
+
+type ContextStatement = { execute(values: Record<string, unknown>): Promise<ContextRow[]> };
+
+/**
+ * Group reads, like SendWriter: the sends that arrive while one context read is running are looked up
+ * together in the next, one statement for all (its planning — most of a lookup's cost — paid once). A lone
+ * send is read at once. If a batch fails, each send is read alone so each gets its own outcome.
+ */
+class ContextReader {
+  private readonly queue: PendingRead[] = [];
+  private reading = false;
+  private statement: ContextStatement | undefined;
+
+  constructor(private readonly db: Executor) {}
+
+  read(key: ContextKey): Promise<ContextRow | undefined> {
+    return new Promise<ContextRow | undefined>((resolve, reject) => {
+      this.queue.push({ key, resolve, reject });
+      if (!this.reading) {
+        this.reading = true;
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async flush(batch: PendingRead[]): Promise<void> {
+    try {
+      const rows = await this.execute(batch.map((p) => p.key));
+      for (const [ord, p] of batch.entries()) p.resolve(rows.get(ord));
+      return;
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.resolve((await this.execute([p.key])).get(0));
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  private async execute(keys: ContextKey[]): Promise<Map<number, ContextRow>> {
+    this.statement ??= contextStatementFor(this.db);
+    const rows = await this.statement.execute({ batch: JSON.stringify(keys.map((k, ord) => ({ ...k, ord }))) });
+    return new Map(rows.map((r) => [Number(r.ord), r]));
+  }
+}
+
+const contextReaders = new WeakMap<Executor, ContextReader>();
+
+function contextReaderFor(db: Executor): ContextReader {
+  let reader = contextReaders.get(db);
+  if (!reader) {
+    reader = new ContextReader(db);
+    contextReaders.set(db, reader);
+  }
+  return reader;
+}
+
+/**
+ * The lookup for a batch of sends: their keys arrive as one JSON array (`input`, one row per send, `ord`
+ * its position), every join and subquery is per input row. Joins go by primary or unique keys, so each
+ * row costs a few index probes whatever the table sizes.
+ */
 function contextStatementFor(db: Executor): ContextStatement {
-  const cached = contextStatements.get(db);
-  if (cached) return cached;
-  const p = (name: string) => sql.placeholder(name);
   const c = schema.conversations;
   const u = schema.chatUsers;
   const pt = schema.participants;
   const m = schema.messages;
   const wc = schema.widgetConfigs;
-  const now = sql`${p('now')}::timestamptz`;
-  const statement = db
+  const now = sql`input.now`;
+  return db
     .select({
+      ord: sql<number>`input.ord`,
       conversation: c,
       user: u,
       participantRole: pt.role,
@@ -699,33 +786,44 @@ function contextStatementFor(db: Executor): ContextStatement {
       existing: m,
       sessionUsable: sql<unknown>`(select s.revoked_at is null and s.expires_at > ${now} and w.status = 'active' and s.chat_user_id = ${u.id}
         from ${schema.widgetSessions} s join ${schema.workspaces} w on w.id = s.workspace_id
-        where s.id = ${p('sessionId')}::uuid and s.workspace_id = ${c.workspaceId})`,
+        where s.id = input.session_id and s.workspace_id = ${c.workspaceId})`,
     })
-    .from(c)
+    .from(
+      // The sender by id, or by external_id (consumer API) resolved here, so the user, participant and
+      // earlier-message joins are key lookups by input.user_id (offset 0 keeps it a computed column).
+      sql`(select keys.*, coalesce(keys.chat_user_id, (select ${u.id} from ${u} where ${u.workspaceId} = keys.workspace_id
+          and ${u.externalId} = keys.external_id and ${u.erasedAt} is null limit 1)) as user_id
+        from jsonb_to_recordset(${sql.placeholder('batch')}::jsonb) as keys(ord int, workspace_id uuid, conversation_id uuid,
+          chat_user_id uuid, external_id text, client_id text, session_id uuid, conversation_type text, now timestamptz)
+        offset 0) as input`,
+    )
+    .innerJoin(
+      c,
+      and(
+        sql`${c.workspaceId} = input.workspace_id`,
+        sql`${c.id} = input.conversation_id`,
+        sql`(input.conversation_type is null or ${c.type} = input.conversation_type)`,
+      ),
+    )
     .leftJoin(
       u,
       and(
         eq(u.workspaceId, c.workspaceId),
         isNull(u.erasedAt),
-        sql`(${u.id} = ${p('chatUserId')}::uuid or (${p('chatUserId')}::uuid is null and ${u.externalId} = ${p('externalId')}::text))`,
+        sql`${u.id} = input.user_id`,
       ),
     )
-    .leftJoin(pt, and(eq(pt.conversationId, c.id), eq(pt.chatUserId, u.id), isNull(pt.leftAt)))
+    .leftJoin(pt, and(eq(pt.conversationId, c.id), sql`${pt.chatUserId} = input.user_id`, isNull(pt.leftAt)))
     .leftJoin(
       m,
-      and(eq(m.conversationId, c.id), eq(m.senderType, 'user'), eq(m.senderUserId, u.id), sql`${m.clientId} = ${p('clientId')}::text`),
-    )
-    .where(
       and(
-        eq(c.workspaceId, sql`${p('workspaceId')}::uuid`),
-        eq(c.id, sql`${p('conversationId')}::uuid`),
-        sql`(${p('conversationType')}::text is null or ${c.type} = ${p('conversationType')}::text)`,
+        eq(m.conversationId, c.id),
+        sql`${m.senderType} = 'user'`,
+        sql`${m.senderUserId} = input.user_id`,
+        sql`${m.clientId} = input.client_id`,
       ),
     )
-    .limit(1)
     .prepare('send_message_context') as unknown as ContextStatement;
-  contextStatements.set(db, statement);
-  return statement;
 }
 
 /** The rare path: the conversation was not found; was the widget session still good? */
