@@ -92,7 +92,10 @@ function startHistory(): Promise<{ url: string; append(): number; latest(): numb
   });
 }
 
-interface LoadStatus { open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number; cpuUs: number }
+interface LoadStatus {
+  open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number; cpuUs: number;
+  waiting?: number; connecting?: number; upgradedNotStreaming?: number;
+}
 
 async function statusOf(loads: Child[]): Promise<LoadStatus> {
   const all = await Promise.all(loads.map((l) => l.request<LoadStatus>({ type: 'status' }, 'status')));
@@ -106,6 +109,9 @@ async function statusOf(loads: Child[]): Promise<LoadStatus> {
     gapFetches: a.gapFetches + s.gapFetches,
     reconnects: a.reconnects + s.reconnects,
     cpuUs: a.cpuUs + (s.cpuUs ?? 0),
+    waiting: (a.waiting ?? 0) + (s.waiting ?? 0),
+    connecting: (a.connecting ?? 0) + (s.connecting ?? 0),
+    upgradedNotStreaming: (a.upgradedNotStreaming ?? 0) + (s.upgradedNotStreaming ?? 0),
   }));
 }
 

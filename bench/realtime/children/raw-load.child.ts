@@ -60,6 +60,7 @@ class Client {
  * (index + k × clients), so a port comes back only after a client's tenth connection; a rare clash (EADDRINUSE from
  * a TIME_WAIT) is just a failed attempt, retried on the next port.
  */
+const CONNECT_TIMEOUT_MS = 3_000;
 const PORT_BASE = 10_000;
 const PORT_SPAN = 50_000;
 function sourcePort(client: Client): number {
@@ -207,7 +208,13 @@ function open(client: Client): void {
   });
   client.socket = socket;
   socket.setNoDelay(true);
+  // A TCP connect that has not completed in 3 s is a SYN the server's full accept queue dropped: the kernel would
+  // retry it after 1, 3, 7, 15, 31 s, so a client could sit out half a minute of a storm. Browsers and mobile
+  // clients give up on a stuck connect too. Only the TCP phase is timed: once the server has the connection,
+  // abandoning it would throw away work the server already did.
+  const connectTimer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
   socket.on('connect', () => {
+    clearTimeout(connectTimer);
     socket.write(
       `GET /app/${config.app.key}?protocol=7 HTTP/1.1\r\nHost: ${client.host}:${client.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
@@ -216,6 +223,7 @@ function open(client: Client): void {
   socket.on('data', (chunk: Buffer) => onData(client, chunk));
   socket.on('error', () => undefined);
   socket.on('close', () => {
+    clearTimeout(connectTimer);
     client.socket = null;
     client.isOpen = false;
     client.streaming = false;
@@ -310,7 +318,13 @@ function status(): void {
   let streaming = 0;
   let open = 0;
   let pendingRecovery = 0;
+  let waiting = 0;
+  let connecting = 0;
+  let upgradedNotStreaming = 0;
   for (const c of clients) {
+    if (!c.socket) waiting += 1;
+    else if (!c.isOpen) connecting += 1;
+    else if (!c.streaming) upgradedNotStreaming += 1;
     if (c.streaming) streaming += 1;
     if (c.isOpen) open += 1;
     if (c.needsRecovery) pendingRecovery += 1;
@@ -319,7 +333,11 @@ function status(): void {
     recoveredAtMax = Math.max(recoveredAtMax, c.recoveredAt);
   }
   const cpu = process.cpuUsage();
-  process.send!({ type: 'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs: cpu.user + cpu.system });
+  process.send!({
+    type: 'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs: cpu.user + cpu.system,
+    // Where the clients that are not streaming are: in back-off, in TCP connect/upgrade, upgraded but not subscribed.
+    waiting, connecting, upgradedNotStreaming,
+  });
 }
 
 process.on('message', (raw: unknown) => {
