@@ -1,10 +1,14 @@
 /**
- * Transactions per consumer-API post and per history page on PostgreSQL, counted with
+ * Transactions per widget send, per consumer-API post and per history page on PostgreSQL, counted with
  * pg_stat_database.xact_commit on the stack's own database (nothing else uses it). Every statement outside
  * an explicit transaction is one transaction, so the count is close to the number of round trips outside
- * the send transaction. Run: TEST_DATABASE_URL=postgres://… npx tsx bench/scenarios/round-trips.ts
+ * the send transaction. A lone send (no concurrent one to share a statement with) is one read and one
+ * write statement; whatever else shows up is the stack's background work (outbox relay, webhook jobs).
+ * Run: TEST_DATABASE_URL=postgres://… npx tsx bench/scenarios/round-trips.ts
  */
+import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
+import { schema } from '@reusable-chat/db';
 import { createTenant, startStack } from '@reusable-chat/testing';
 
 const N = 100;
@@ -33,6 +37,20 @@ try {
     const [row] = await stats<{ n: string }[]>`select xact_commit::text as n from pg_stat_database where datname = current_database()`;
     return Number(row!.n);
   };
+  // The widget's default limit (30 sends per session per minute) would refuse this run.
+  const [config] = await stack.db
+    .insert(schema.widgetConfigs)
+    .values({ workspaceId: tenant.workspaceId, slug: 'rt', name: 'RT', policies: { rate_limits: { per_session_per_minute: 10_000 } } })
+    .returning({ id: schema.widgetConfigs.id });
+  await stack.db.update(schema.conversations).set({ widgetConfigId: config!.id }).where(eq(schema.conversations.id, conversation.id));
+  const session = (await call('POST', '/api/v1/sessions', { external_id: 'rt-a' })).json() as { token: string };
+  const widgetSend = (i: number) =>
+    stack.app.inject({
+      method: 'POST',
+      url: `/api/widget/conversations/${conversation.id}/messages`,
+      headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ content: `widget message ${i}`, client_id: `rt-${i}` }),
+    });
   const measure = async (label: string, request: (i: number) => Promise<{ statusCode: number }>): Promise<void> => {
     await request(-1); // warm: API-key lookup cached, statements prepared
     const before = await commits();
@@ -44,6 +62,7 @@ try {
     const after = await commits();
     console.log(`${label}: ${((after - before - 2) / N).toFixed(2)} transactions per request`);
   };
+  await measure('send (widget API, with client_id)', widgetSend);
   await measure('post (consumer API)', (i) => call('POST', path, { sender_external_id: 'rt-a', content: `message ${i}` }));
   await measure('history page of 50 (consumer API)', () => call('GET', `${path}?limit=50`));
 } finally {
