@@ -8,7 +8,7 @@
  * Two phases per backend:
  * - paced: messages at a fixed open-loop rate (PACED_MESSAGES_PER_S, well under capacity) — the delay a tenant
  *   sees in normal operation, not a queue that grows;
- * - max: SENDERS closed-loop clients as fast as the server answers — the throughput ceiling (delays here include
+ * - max: MAX_SENDERS closed-loop clients as fast as the server answers — the throughput ceiling (delays here include
  *   the backlog, so they are reported as a note only).
  * Baseline (same run, same machine): a bare Node HTTP POST loop (keep-alive, DELIVERY_SLOTS concurrent) to the
  * same receiver — what delivery could reach if signing, the delivery log and the queue cost nothing.
@@ -21,7 +21,11 @@ import { ratioOf, type BenchRow } from '../lib/report.ts';
 import { round, sleep, summarize } from '../lib/stats.ts';
 
 const ENDPOINTS = 4;
-const SENDERS = 8;
+/**
+ * Closed-loop senders of the max phase: enough that the server, not the senders' round trips, is the limit
+ * (with 8 a profile showed the server half idle).
+ */
+const MAX_SENDERS = 32;
 const WARMUP_S = 2;
 const DURATION_S = 8;
 /** 25 messages/s × 4 endpoints = 100 deliveries/s: a steady load the worker should carry without a backlog. */
@@ -70,7 +74,8 @@ async function startReceiver(): Promise<Receiver> {
 
 function startStack(kind: 'pglite' | 'postgres', serverUrl: string | undefined) {
   // The receiver is on loopback, which the SSRF guard refuses unless the operator allows private targets.
-  return startBenchStack(kind, serverUrl, SENDERS, { WEBHOOKS_ALLOW_PRIVATE: 'true' });
+  // One conversation per max-phase sender, so concurrent sends never queue on one conversation's sequence.
+  return startBenchStack(kind, serverUrl, MAX_SENDERS, { WEBHOOKS_ALLOW_PRIVATE: 'true' });
 }
 
 export async function benchWebhookDelivery(postgresUrl: string | undefined): Promise<BenchRow[]> {
@@ -86,7 +91,9 @@ export async function benchWebhookDelivery(postgresUrl: string | undefined): Pro
         rows.push({ scenario, metric: 'deliveries/s', value: null, unit: '/s', note: 'not available: no PostgreSQL' });
         continue;
       }
-      const { paced, max } = await measure(kind, postgresUrl, receiver);
+      const { paced, max, sendCpuMsPerMessage } = await measure(kind, postgresUrl, receiver);
+      // Server CPU per delivery at the paced rate minus each delivery's share of its message's send.
+      const deliveryCpuMs = round(paced.serverCpuMsPerDelivery - sendCpuMsPerMessage / ENDPOINTS, 3);
       const counts = (r: Measured) =>
         `${r.sent} messages, ${r.expected} deliveries expected, ${r.received} received, ${r.duplicates} duplicates, ${r.failed} failed sends`;
       rows.push(
@@ -97,7 +104,7 @@ export async function benchWebhookDelivery(postgresUrl: string | undefined): Pro
           unit: '/s',
           baseline,
           ratio: ratioOf(round(max.perSecond, 0), baseline.value),
-          note: `${SENDERS} closed-loop senders, ${ENDPOINTS} endpoints per event; ${counts(max)}; commit → receipt under this overload p50 ${Math.round(max.delay.p50Ms)} ms, p99 ${Math.round(max.delay.p99Ms)} ms; server CPU ${max.serverCpuMsPerDelivery} ms per delivery`,
+          note: `${MAX_SENDERS} closed-loop senders, ${ENDPOINTS} endpoints per event; ${counts(max)}; commit → receipt under this overload p50 ${Math.round(max.delay.p50Ms)} ms, p99 ${Math.round(max.delay.p99Ms)} ms; server CPU ${max.serverCpuMsPerDelivery} ms per delivery`,
           detail: { ...max },
         },
         {
@@ -109,6 +116,15 @@ export async function benchWebhookDelivery(postgresUrl: string | undefined): Pro
           ratio: ratioOf(round(paced.perSecond, 0), PACED_MESSAGES_PER_S * ENDPOINTS),
           note: `${PACED_MESSAGES_PER_S} messages/s open loop for ${DURATION_S} s; ${counts(paced)}; server CPU ${paced.serverCpuMsPerDelivery} ms per delivery (its share of the send included)`,
           detail: { ...paced },
+        },
+        {
+          scenario,
+          metric: 'server CPU per delivery (sends excluded)',
+          value: deliveryCpuMs,
+          unit: 'ms',
+          baseline: { label: 'server CPU per message sent without webhooks', value: sendCpuMsPerMessage, unit: 'ms' },
+          ratio: ratioOf(deliveryCpuMs, sendCpuMsPerMessage),
+          note: `paced phase; process user+system time from /proc, so other load on the machine does not inflate it; lower is better`,
         },
         { scenario, metric: 'paced commit → receipt p50', value: paced.delay.p50Ms, unit: 'ms', baseline: { label: 'send answered (201) p50', value: paced.answer.p50Ms, unit: 'ms' }, ratio: ratioOf(paced.delay.p50Ms, paced.answer.p50Ms) },
         { scenario, metric: 'paced commit → receipt p99', value: paced.delay.p99Ms, unit: 'ms', baseline: { label: 'send answered (201) p99', value: paced.answer.p99Ms, unit: 'ms' }, ratio: ratioOf(paced.delay.p99Ms, paced.answer.p99Ms) },
@@ -166,7 +182,11 @@ async function barePostLoop(url: string, concurrency: number, durationS: number)
   return done / durationS;
 }
 
-async function measure(kind: 'pglite' | 'postgres', postgresUrl: string | undefined, receiver: Receiver): Promise<{ paced: Measured; max: Measured }> {
+async function measure(
+  kind: 'pglite' | 'postgres',
+  postgresUrl: string | undefined,
+  receiver: Receiver,
+): Promise<{ paced: Measured; max: Measured; sendCpuMsPerMessage: number }> {
   const stack = await startStack(kind, postgresUrl);
   try {
     const base = stack.server.url;
@@ -178,6 +198,24 @@ async function measure(kind: 'pglite' | 'postgres', postgresUrl: string | undefi
       });
       return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> };
     };
+    // The same paced sends before any endpoint exists: the server CPU a message costs without webhooks, so the
+    // delivery path's own CPU can be told apart from the send's (robust to other load on the machine).
+    const sendOnly = async (durationS: number) => {
+      const cpuAtStart = cpuMs(stack.server.pid);
+      const start = performance.now();
+      const sends: Promise<{ status: number }>[] = [];
+      for (let n = 0; start + (n * 1000) / PACED_MESSAGES_PER_S < start + durationS * 1000; n++) {
+        const wait = start + (n * 1000) / PACED_MESSAGES_PER_S - performance.now();
+        if (wait > 0) await sleep(wait);
+        const c = stack.tenant.conversations[n % stack.tenant.conversations.length]!;
+        sends.push(post(`/api/v1/conversations/${c.id}/messages`, { sender_external_id: c.externalId, content: `bench no webhook ${n}` }));
+      }
+      const ok = (await Promise.all(sends)).filter((r) => r.status === 201).length;
+      return (cpuMs(stack.server.pid) - cpuAtStart) / Math.max(1, ok);
+    };
+    await sendOnly(WARMUP_S);
+    const sendCpuMsPerMessage = round(await sendOnly(DURATION_S), 3);
+
     for (let i = 0; i < ENDPOINTS; i++) {
       const r = await post('/api/v1/webhooks', { url: `${receiver.url}/${kind}/e${i}`, events: ['message.created'] });
       if (r.status !== 201) throw new Error(`webhook endpoint: ${r.status} ${JSON.stringify(r.json)}`);
@@ -237,7 +275,7 @@ async function measure(kind: 'pglite' | 'postgres', postgresUrl: string | undefi
       const endAt = performance.now() + durationS * 1000;
       if (mode === 'max') {
         await Promise.all(
-          Array.from({ length: SENDERS }, async () => {
+          Array.from({ length: MAX_SENDERS }, async () => {
             while (performance.now() < endAt) await sendOne(measuring, counters);
           }),
         );
@@ -278,7 +316,7 @@ async function measure(kind: 'pglite' | 'postgres', postgresUrl: string | undefi
     await runPhase('paced', WARMUP_S, false);
     const paced = (await runPhase('paced', DURATION_S, true))!;
     const max = (await runPhase('max', DURATION_S, true))!;
-    return { paced, max };
+    return { paced, max, sendCpuMsPerMessage };
   } finally {
     receiver.onWebhook = undefined;
     await stack.close();
