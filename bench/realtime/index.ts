@@ -407,10 +407,11 @@ function scaleRows(scale: ScaleResult): RealtimeBenchRow[] {
     row('one node: subscribed sockets held', one.held, 'sockets', `target ≥ 19 000; ${one.failed} failed; connected+subscribed in ${one.connectMs} ms by ${Math.ceil(one.target / 5_000)} load processes`, one);
     row('one node: server memory per idle subscribed socket', round(one.bytesPerConnection / 1024), 'KiB', `target ≤ 6 KB; RSS delta after GC at ${one.held} sockets`);
     row(`one node: ${one.subscribeCount} subscribes to one channel`, one.subscribeMs, 'ms', `target ≤ 3 000 ms; ${one.subscribeOk} confirmed, on a node holding ${one.held} sockets`);
+    row('one node: server CPU per client connect + upgrade + subscribe', one.connectCpuUsPerClient, 'µs', `user+system CPU of the server while ${one.held} raw-protocol clients connected and subscribed to a signed private channel; what each returning client costs in a restart storm`);
   }
   const r = scale.restart;
   if (r) {
-    row('node restart: all clients resubscribed and caught up', r.recoveredMsFromStop, 'ms', `target ≤ 10 000 ms for ${r.clients} clients; node down ${r.downMs} ms (process restart), ${r.recoveredMsFromReady} ms after it was ready; ${r.recovered} resubscribed, ${r.caughtUp} ended on seq ${r.finalSeq} with no hole; full-jitter back-off, gap fetched over HTTP`, r);
+    row('node restart: all clients resubscribed and caught up', r.recoveredMsFromStop, 'ms', `target ≤ 10 000 ms for ${r.clients} clients; node down ${r.downMs} ms (process restart), ${r.recoveredMsFromReady} ms after it was ready; ${r.recovered} resubscribed, ${r.caughtUp} ended on seq ${r.finalSeq} with no hole; full-jitter back-off (cap ${r.backoffCapMs ?? '?'} ms), gap fetched over HTTP, stream ${r.eventsPerS ?? '?'} events/s; CPU from ready to the last recovery: server ${r.serverCpuS ?? '?'} s, load generators ${r.loadCpuS ?? '?'} s`, r);
   }
   const c = scale.cluster;
   if (c) {
