@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import { schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
-import { OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
+import { OUTBOX_NOTIFY_CHANNEL, OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
 import { recordDomainEventInOutbox } from '../outbox/domain-event-outbox.ts';
 import type { ConversationRow } from '../conversations/conversation-json.ts';
 import type { ChatUser } from '../users/user-json.ts';
@@ -418,6 +418,12 @@ function sendWriterFor(db: Executor): SendWriter {
   return writer;
 }
 
+/**
+ * Wakes workers in other processes when the statement wrote outbox rows, as enqueueOutbox does: the
+ * notification is delivered at commit (one per statement; an uncorrelated subquery runs once).
+ */
+const outboxNotify = sql<unknown>`(select pg_notify(${sql.raw(`'${OUTBOX_NOTIFY_CHANNEL}'`)}, '') from outboxed limit 1)`;
+
 type BatchStatement = { execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string }[]> };
 const batchStatements = new WeakMap<Executor, BatchStatement>();
 
@@ -464,7 +470,7 @@ function batchStatementFor(db: Executor): BatchStatement {
       returning 1`);
   const statement = db
     .with(input, counts, bumped, numbered, inserted, outboxed, markedRead)
-    .select({ id: sql<string>`numbered.id`, seq: sql<number>`numbered.seq` })
+    .select({ id: sql<string>`numbered.id`, seq: sql<number>`numbered.seq`, notified: outboxNotify })
     .from(sql`numbered`)
     .prepare('send_message_insert_batch') as unknown as BatchStatement;
   batchStatements.set(db, statement);
@@ -508,7 +514,7 @@ function insertStatementFor(db: Executor): InsertStatement {
       returning 1`);
   const statement = db
     .with(bumped, inserted, outboxed, markedRead)
-    .select({ seq: sql<number>`inserted.seq` })
+    .select({ seq: sql<number>`inserted.seq`, notified: outboxNotify })
     .from(sql`inserted`)
     .prepare('send_message_insert') as unknown as InsertStatement;
   insertStatements.set(db, statement);
