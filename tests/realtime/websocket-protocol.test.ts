@@ -3,6 +3,7 @@
  * frame of the checklist can be sent (W-01…W-21, W-23, W-26, W-28).
  */
 import type net from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@reusable-chat/testing';
@@ -81,6 +82,18 @@ describe.each(backends)('Pusher WebSocket protocol (%s)', (backend) => {
     expect(await statusOfUpgrade(`/nowhere/${APP.key}?protocol=7`)).toBe(404);
     const plain = await fetch(`${node.baseUrl}/app/${APP.key}?protocol=7`, { signal: AbortSignal.timeout(5_000) });
     expect(plain.status).toBe(404);
+    // A malformed handshake on the Pusher path is refused by `ws` (400) at once, although the socket was corked.
+    const refused = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(node.port, '127.0.0.1', () => {
+        socket.write(`GET /app/${APP.key}?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error('no answer to a malformed handshake')), 5_000).unref();
+    });
+    expect(refused.startsWith('HTTP/1.1 400')).toBe(true);
     // A percent-encoded key is the same key, as Fastify's router would decode it.
     const encoded = await openRaw(`${node.wsUrl}/app/${encodeURIComponent(APP.key).replace('-', '%2D')}?protocol=7`);
     open.push(encoded);
