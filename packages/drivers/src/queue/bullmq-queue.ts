@@ -138,7 +138,11 @@ export class BullmqJobQueue implements JobQueue {
   private queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new this.bullmq.Queue(name, { connection: this.options.connection, prefix: this.prefix });
+      // No version check on the producer: BullMQ runs it as an INFO while it sets the queue up, and if that one
+      // command fails (the fail-fast connection times out after 1 s on a starved event loop) the Queue object
+      // rejects every later add for good: outbox rows would then stay pending until a restart. Workers, whose
+      // connections wait without a timeout, still check the version.
+      queue = new this.bullmq.Queue(name, { connection: this.options.connection, prefix: this.prefix, skipVersionCheck: true });
       queue.on('error', (error) => this.options.onError?.(error, { queue: name }));
       this.queues.set(name, queue);
     }
