@@ -2,6 +2,7 @@
  * Time-based parts of the WebSocket protocol on nodes of their own: a 5 s activity timeout (heartbeat,
  * authorization timeout), a small capacity, an Origin allowlist, and graceful shutdown.
  */
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@reusable-chat/testing';
 import { APP, byEvent, decode, eventually, openRaw, rawSubscribe, startRealtimeNode, uuid, type RealtimeNode } from '../conformance/support.ts';
@@ -74,6 +75,28 @@ describe.each(backends)('graceful shutdown (%s)', (backend) => {
       const closed = c.closed;
       await node.app.close();
       expect((await closed).code).toBe(4200);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('W-23: once shutdown has begun, a reconnecting client is refused with 503 instead of joining a closing node', async () => {
+    const node = await startRealtimeNode({ backend });
+    try {
+      const url = `${node.wsUrl}/app/${APP.key}?protocol=7`;
+      const c = await openRaw(url);
+      const closed = c.closed;
+      // The node's preClose step, on its own: the HTTP server still listens, as it does during the grace period.
+      await node.app.realtimeServer.shutdown();
+      expect((await closed).code).toBe(4200);
+      const status = await new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(url);
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 'no status'));
+        ws.on('open', () => resolve('opened'));
+        ws.on('error', (err) => resolve(err.message));
+      });
+      expect(status).toBe(503);
+      expect(node.app.realtimeServer.connectionCount).toBe(0);
     } finally {
       await node.close();
     }

@@ -658,6 +658,11 @@ export class RealtimeServer {
    * Graceful shutdown (W-23): no new sockets, every client told 4200 "reconnect now" (never 4000-4099, which
    * pusher-js treats as final — sockudo PR #144), then the sockets are cut after a short grace.
    */
+  /** False from the start of shutdown: the upgrade path then refuses new sockets before they are made. */
+  get acceptingConnections(): boolean {
+    return !this.isShuttingDown;
+  }
+
   async shutdown(): Promise<void> {
     if (this.isShuttingDown) return;
     this.isShuttingDown = true;

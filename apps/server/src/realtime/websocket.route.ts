@@ -116,6 +116,13 @@ function installFastUpgrade(app: FastifyInstance, server: RealtimeServer, trustP
       for (const listener of previous) listener.call(http, req, socket, head);
       return;
     }
+    if (!server.acceptingConnections) {
+      // Shutting down (W-23): what Fastify's router does while closing (503), which this path skips. Accepting
+      // and closing with 4200 instead would let reconnecting clients loop on a node that is going away and
+      // keep its HTTP server from closing.
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const raw = socket as UpgradedSocket;
     const origin = req.headers.origin;
     const ip = clientIp(req, raw, trustProxy);
