@@ -120,7 +120,6 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private unreadTotalValue = 0;
   private activeId: string | null = null;
   private stopped = false;
-  private userChannelSubscribedOnce = false;
   private readonly onOnline = () => this.flushQueue();
 
   /** Mints a session with the public key (and user_hash for identified users), then builds the client. */
@@ -162,8 +161,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       if (channel.startsWith('private-conversation.')) {
         void this.catchUp(channel.slice('private-conversation.'.length));
       } else if (this.meJson && channel === ProductChannel.user(this.meJson.user.id)) {
-        if (this.userChannelSubscribedOnce) void this.refreshAfterReconnect();
-        this.userChannelSubscribedOnce = true;
+        // The first subscription too: start() read the counts before the socket was up, so an unread.updated
+        // or conversation.created published in between reached nobody (seen as a missing badge on a busy box).
+        void this.refreshAfterReconnect();
       }
     });
     this.realtime.on('event', (channel, event, data) => this.onRealtimeEvent(channel, event, data));
