@@ -170,7 +170,7 @@ function sustained(r: RunResult): boolean {
 }
 
 /** The tenant's widget configuration with the message limits lifted, attached to every bench conversation. */
-async function liftMessageLimits(db: Database, tenant: BenchTenant): Promise<void> {
+export async function liftMessageLimits(db: Database, tenant: BenchTenant): Promise<void> {
   const [config] = await db
     .insert(schema.widgetConfigs)
     .values({

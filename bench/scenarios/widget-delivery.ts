@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { BENCH_PUSHER_APP, startBenchStack } from '../lib/bench-stack.ts';
+import { liftMessageLimits } from './message-throughput.ts';
 import { ratioOf, type BenchRow } from '../lib/report.ts';
 import { round, sleep, summarize } from '../lib/stats.ts';
 
@@ -51,7 +52,8 @@ interface Measured {
 }
 
 async function measure(kind: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<Measured> {
-  const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS);
+  // The default per-workspace limit (100 messages/s) would cap the run: lifted as in the posts scenario.
+  const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS, {}, liftMessageLimits);
   const sockets: WebSocket[] = [];
   try {
     const base = stack.server.url;
