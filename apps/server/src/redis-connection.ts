@@ -30,7 +30,7 @@ export function describeRedisUrl(url: string): string {
  *   (ARCHITECTURE.md convention 3); after that, ioredis reconnects in the background.
  */
 export function createRedisConnection(url: string, connectionName: string): Redis {
-  // Loaded here, not at import: embedded mode (no REDIS_URL) never needs ioredis (≈20 MB of RSS).
+  // Loaded here, not at import: embedded mode (no REDIS_URL) never needs ioredis.
   const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
   return new RedisClient(url, {
     connectionName,

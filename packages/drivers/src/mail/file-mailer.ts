@@ -8,7 +8,7 @@ import type { Mailer, MailMessage } from '@reusable-chat/core/ports';
  * (SPEC §1 embedded default) using nodemailer's own stream transport, so the files are what SMTP would carry.
  */
 export class NodemailerMailer implements Mailer {
-  /** nodemailer is loaded with the first email (≈15 MB of RSS that a server sending no mail never needs). */
+  /** nodemailer is loaded with the first email: a server that sends none never loads it. */
   private transport: Promise<Transporter> | undefined;
   constructor(
     private readonly options: { from: string; smtpUrl?: string | undefined; mailDir: string },

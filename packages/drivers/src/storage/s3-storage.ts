@@ -23,8 +23,8 @@ type LoadedSdk = { readonly client: S3Sdk.S3Client; readonly sdk: typeof S3Sdk }
 
 export class S3BlobStore implements BlobStore {
   /**
-   * The SDK is loaded on first use, not at import: it costs ≈25 MB of RSS and ≈100 ms of start-up, and this
-   * module is imported by every process whatever STORAGE_DRIVER says.
+   * The SDK is loaded on first use, not at import: this module is imported by every process
+   * whatever STORAGE_DRIVER says, and only the s3 driver needs the SDK's start-up work.
    */
   private sdk: Promise<LoadedSdk> | undefined;
   private readonly publicBase: string;
