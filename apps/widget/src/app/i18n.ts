@@ -192,11 +192,20 @@ export function pickLang(requested: string | undefined): Lang {
 
 export type T = (key: keyof Strings, vars?: Record<string, string | number>) => string;
 
+/** Unicode FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE: the text-level equivalent of `<bdi>`. */
+const FSI = '\u2068';
+const PDI = '\u2069';
+
+/**
+ * Interpolated text (a person's name, a file name; not counts) is bidi-isolated: an Arabic name inside an English
+ * sentence, or a Latin one inside an Arabic sentence, would otherwise reorder the words around it
+ * ("is typing… Ahmad" instead of "Ahmad is typing…"). Screen readers ignore the isolate marks.
+ */
 export function translator(lang: Lang): T {
   const table = TABLE[lang];
   return (key, vars) => {
     let s = table[key] ?? en[key];
-    if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, typeof v === 'number' ? String(v) : `${FSI}${v}${PDI}`);
     return s;
   };
 }
