@@ -13,6 +13,7 @@ import PusherServer from 'pusher';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { loadConfig } from '@reusable-chat/config';
+import { RedisChannelState } from '@reusable-chat/drivers';
 import { createTestDatabase, TEST_REDIS_URL, type Backend, type TestDatabase } from '@reusable-chat/testing';
 import { buildApp } from '../../apps/server/src/app.ts';
 import { composeDeps } from '../../apps/server/src/compose.ts';
@@ -47,10 +48,15 @@ export interface NodeOptions {
   readonly testDb?: TestDatabase;
   /** REDIS_URL and REDIS_PREFIX: pub/sub and channel state go through Redis, as on a multi-node deployment. */
   readonly redis?: { url: string; prefix: string };
+  /**
+   * With `redis`: the channel state on a connection of its own with these heartbeat timings, so a test can cut
+   * that connection (a node that dies without cleaning up) and wait a short node timeout for it to be reaped.
+   */
+  readonly channelStateTimings?: { heartbeatMs: number; nodeTimeoutMs: number };
 }
 
 /** One server node listening on 127.0.0.1:0 with fixed Pusher credentials. */
-export async function startRealtimeNode(options: NodeOptions): Promise<RealtimeNode & { testDb: TestDatabase }> {
+export async function startRealtimeNode(options: NodeOptions): Promise<RealtimeNode & { testDb: TestDatabase; stateRedis?: Redis }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-rt-'));
   const ownsDb = !options.testDb;
   const testDb = options.testDb ?? (await createTestDatabase(options.backend));
@@ -66,7 +72,13 @@ export async function startRealtimeNode(options: NodeOptions): Promise<RealtimeN
     ...options.env,
   });
   const base = await composeDeps({ config, database: testDb.handle });
-  const deps: AppDeps = base;
+  let deps: AppDeps = base;
+  let stateRedis: Redis | undefined;
+  if (options.redis && options.channelStateTimings) {
+    stateRedis = new Redis(options.redis.url);
+    stateRedis.on('error', () => undefined);
+    deps = { ...base, channelState: new RedisChannelState({ redis: stateRedis, prefix: options.redis.prefix, ...options.channelStateTimings }) };
+  }
   const app = await buildApp(deps, { logger: false });
   await app.ready();
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -91,11 +103,16 @@ export async function startRealtimeNode(options: NodeOptions): Promise<RealtimeN
     wsUrl: `ws://127.0.0.1:${port}`,
     sdk,
     testDb,
+    ...(stateRedis ? { stateRedis } : {}),
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       await base.dispose();
+      if (stateRedis) {
+        await deps.channelState?.close();
+        await stateRedis.quit().catch(() => stateRedis.disconnect());
+      }
       if (ownsDb) await testDb.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -4,6 +4,8 @@
  * nodes (W-28), channel info across nodes, terminate across nodes, dead-node reaping, and a node that loses
  * its Redis subscription resubscribing by itself.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelStateStore } from '@reusable-chat/core/ports';
@@ -75,6 +77,27 @@ describe.each(storeKinds)('channel state contract (%s)', (kind) => {
     expect(await a.channelCounts(channel)).toEqual({ subscriptionCount: 0, userCount: 0 });
     expect((await a.listChannels()).has(channel)).toBe(false);
   });
+
+  it('W-21: connection slots per user and per workspace count across nodes; a refusal takes nothing; a release frees one', async () => {
+    const a = makeNode();
+    const b = makeNode();
+    await a.start(noHooks);
+    if (b !== a) await b.start(noHooks);
+    const user = uuid();
+    const workspace = uuid();
+    const limits = { perUser: 2, perWorkspace: 3 };
+    expect(await a.acquireConnection({ userId: user, workspaceId: workspace }, limits)).toBe('ok');
+    expect(await b.acquireConnection({ userId: user, workspaceId: workspace }, limits)).toBe('ok');
+    expect(await a.acquireConnection({ userId: user, workspaceId: workspace }, limits)).toBe('user');
+    // The refused one took no workspace slot: a third user still fits, the fourth socket does not.
+    expect(await b.acquireConnection({ userId: uuid(), workspaceId: workspace }, limits)).toBe('ok');
+    const other = uuid();
+    expect(await a.acquireConnection({ userId: other, workspaceId: workspace }, { perUser: 1, perWorkspace: 3 })).toBe('workspace');
+    // ...and no user slot either.
+    expect(await a.acquireConnection({ userId: other }, { perUser: 1, perWorkspace: 3 })).toBe('ok');
+    await b.releaseConnection({ userId: user, workspaceId: workspace });
+    expect(await a.acquireConnection({ userId: user, workspaceId: workspace }, limits)).toBe('ok');
+  });
 });
 
 const redisOnly = TEST_REDIS_URL ? (['redis'] as const) : [];
@@ -110,6 +133,87 @@ describe.each(redisOnly)('channel state upkeep (%s)', () => {
     await eventually(() => gone.length > 0, 5_000, 'reap');
     expect(gone).toEqual([{ channel, userId: 'only-on-doomed' }]);
     expect(await survivor.channelCounts(channel)).toEqual({ subscriptionCount: 1, userCount: 1 });
+  });
+
+  it('W-21: a node that stops heartbeating has its connection slots reaped', async () => {
+    const survivor = makeNode({ heartbeatMs: 100, nodeTimeoutMs: 600 });
+    const doomed = makeNode({ heartbeatMs: 3_600_000, nodeTimeoutMs: 600 });
+    await survivor.start(noHooks);
+    await doomed.start(noHooks);
+    const slot = { userId: uuid(), workspaceId: uuid() };
+    const limits = { perUser: 2, perWorkspace: 2 };
+    for (let i = 0; i < 2; i++) expect(await doomed.acquireConnection(slot, limits)).toBe('ok');
+    expect(await survivor.acquireConnection(slot, limits)).toBe('user');
+    await eventually(async () => (await survivor.acquireConnection(slot, limits)) === 'ok', 5_000, 'reap of the silent node');
+    expect(await survivor.acquireConnection({ userId: uuid(), workspaceId: slot.workspaceId }, limits)).toBe('ok');
+    expect(await survivor.acquireConnection({ userId: uuid(), workspaceId: slot.workspaceId }, limits)).toBe('workspace');
+  });
+
+  it('W-21: a late release from a node already reaped does not take another node’s slot', async () => {
+    const survivor = makeNode({ heartbeatMs: 100, nodeTimeoutMs: 600 });
+    // Paused (never heartbeats again), reaped, then wakes up and closes its socket.
+    const paused = makeNode({ heartbeatMs: 3_600_000, nodeTimeoutMs: 600 });
+    await survivor.start(noHooks);
+    await paused.start(noHooks);
+    const slot = { userId: uuid() };
+    const limits = { perUser: 2, perWorkspace: 10 };
+    expect(await paused.acquireConnection(slot, limits)).toBe('ok');
+    expect(await survivor.acquireConnection(slot, limits)).toBe('ok');
+    await eventually(async () => (await survivor.acquireConnection(slot, limits)) === 'ok', 5_000, 'reap of the paused node');
+    await paused.releaseConnection(slot);
+    // The survivor still holds two: the late release gave back nothing of theirs.
+    expect(await survivor.acquireConnection(slot, limits)).toBe('user');
+  });
+
+  it('W-21: a SIGKILLed node keeps its slots while it heartbeats and loses them within the node timeout after', async () => {
+    const timings = { heartbeatMs: 100, nodeTimeoutMs: 1_000 };
+    const survivor = makeNode(timings);
+    await survivor.start(noHooks);
+    const slot = { userId: uuid(), workspaceId: uuid() };
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/quota-holder.child.ts', import.meta.url))], {
+      env: {
+        ...process.env,
+        QUOTA_REDIS_URL: TEST_REDIS_URL!,
+        QUOTA_PREFIX: prefix,
+        QUOTA_HEARTBEAT_MS: String(timings.heartbeatMs),
+        QUOTA_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
+        QUOTA_USER_ID: slot.userId,
+        QUOTA_WORKSPACE_ID: slot.workspaceId,
+        QUOTA_COUNT: '2',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`quota holder exited early (${code})`)));
+      });
+      const limits = { perUser: 2, perWorkspace: 2 };
+      expect(await survivor.acquireConnection(slot, limits)).toBe('user');
+      // Alive for longer than the node timeout: its heartbeat keeps its slots (a duration under test, not a wait).
+      await sleep(timings.nodeTimeoutMs * 2);
+      expect(await survivor.acquireConnection(slot, limits)).toBe('user');
+      child.kill('SIGKILL');
+      await exited;
+      const killedAt = Date.now();
+      await eventually(async () => (await survivor.acquireConnection(slot, limits)) === 'ok', 10_000, 'slots of the killed node');
+      // Bounded by the node timeout plus the survivor's heartbeat (and scheduling slack on a busy box).
+      expect(Date.now() - killedAt).toBeLessThan(timings.nodeTimeoutMs + timings.heartbeatMs + 2_000);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('W-21: writes its connection slots again after Redis lost them', async () => {
+    const slot = { userId: uuid(), workspaceId: uuid() };
+    const node = makeNode({ heartbeatMs: 100 });
+    await node.start({ ...noHooks, localConnections: () => [slot] });
+    expect(await node.acquireConnection(slot, { perUser: 1, perWorkspace: 5 })).toBe('ok');
+    await deleteRedisPrefix(prefix);
+    const other = makeNode();
+    await other.start(noHooks);
+    await eventually(async () => (await other.acquireConnection(slot, { perUser: 1, perWorkspace: 5 })) === 'user', 5_000, 'slots rewritten');
   });
 
   it('writes its subscriptions again after Redis lost them', async () => {

@@ -43,19 +43,19 @@ export const envSchema = z.object({
     .int()
     .min(1)
     .default(1_000)
-    .describe('Open WebSockets per client address on one node (the forwarded address behind TRUST_PROXY); the next gets 4004 (checklist W-21)'),
+    .describe('Open WebSockets per client address on each node (the forwarded address behind TRUST_PROXY); the next gets 4004 (checklist W-21). Per node even with Redis: checked before the upgrade with no round trip, as the DoS guard of each process'),
   REALTIME_MAX_CONNECTIONS_PER_USER: z.coerce
     .number()
     .int()
     .min(1)
     .default(10)
-    .describe('Signed-in WebSockets (tabs) per user on one node; the next sign-in gets 4004 (checklist W-21)'),
+    .describe('Signed-in WebSockets (tabs) per user, across the cluster with REDIS_URL (per process without); the next sign-in gets 4004 (checklist W-21)'),
   REALTIME_MAX_CONNECTIONS_PER_WORKSPACE: z.coerce
     .number()
     .int()
     .min(1)
     .default(10_000)
-    .describe('Signed-in WebSockets per workspace on one node; the next sign-in gets 4004 (checklist W-21)'),
+    .describe('Signed-in WebSockets per workspace, across the cluster with REDIS_URL (per process without); the next sign-in gets 4004 (checklist W-21)'),
   STORAGE_DRIVER: z.enum(['local', 'bunny', 's3']).optional(),
   BUNNY_STORAGE_ENABLED: bool.default(false),
   BUNNY_STORAGE_API_KEY: optionalString,

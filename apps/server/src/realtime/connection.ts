@@ -27,6 +27,8 @@ export class RealtimeConnection {
   userId: string | undefined;
   /** The workspace of the signed user_data, when it names one (quota W-21). */
   workspaceId: string | undefined;
+  /** The sign-in took a W-21 slot in the channel state store (false when the store was unreachable then). */
+  isSlotCounted = false;
   lastActivityMs: number;
   pingSentAtMs = 0;
   readonly connectedAtMs: number;

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { ChannelCounts, ChannelStateStore, PubSub } from '@reusable-chat/core/ports';
+import type { ChannelCounts, ChannelStateStore, ConnectionSlot, PubSub } from '@reusable-chat/core/ports';
 import {
   areClientEventsEnabled,
   channelEventFrame,
@@ -61,7 +61,10 @@ export interface RealtimeServerOptions {
   readonly app: AppCredentials & { readonly id: string };
   readonly activityTimeoutS: number;
   readonly maxConnections: number;
-  /** W-21 quotas: open sockets per remote address, signed-in sockets per user and per workspace (this node). */
+  /**
+   * W-21 quotas: open sockets per remote address (this node), signed-in sockets per user and per workspace (the
+   * cluster, counted by the channel state store: Redis across nodes, the process in memory).
+   */
   readonly quotas: { readonly perIp: number; readonly perUser: number; readonly perWorkspace: number };
   readonly allowedOrigins: readonly string[];
   readonly pubsub: PubSub;
@@ -142,6 +145,7 @@ export class RealtimeServer {
         for (const { channel, userId } of gone) void this.publishFrames([[channel, memberRemovedFrame(channel, userId)]]);
       },
       localSubscriptions: () => this.localSubscriptions(),
+      localConnections: () => this.localConnections(),
     });
     // One timer sweeps every socket (activity, pong wait, authorization) instead of timers per socket.
     this.sweepTimer = setInterval(() => this.sweep(), REALTIME_LIMITS.sweepIntervalMs);
@@ -154,6 +158,13 @@ export class RealtimeServer {
         const member = connection.presence?.get(channel);
         yield member === undefined ? { channel } : { channel, member: { userId: member.userId, userInfo: member.userInfo } };
       }
+    }
+  }
+
+  private *localConnections(): Iterable<ConnectionSlot> {
+    for (const connection of this.connections.values()) {
+      if (connection.userId === undefined || !connection.isSlotCounted) continue;
+      yield connection.workspaceId === undefined ? { userId: connection.userId } : { userId: connection.userId, workspaceId: connection.workspaceId };
     }
   }
 
@@ -268,13 +279,26 @@ export class RealtimeServer {
     this.options.metrics.connections.set(this.connections.size);
     // A subscribe still awaiting the cluster state finishes first, so its count is undone, not leaked.
     await connection.queue;
+    const pending: Promise<void>[] = [...connection.channels].map((channel) => this.leaveChannel(connection, channel));
     if (connection.userId !== undefined) {
       const set = this.users.get(connection.userId);
       set?.delete(connection);
       if (set?.size === 0) this.users.delete(connection.userId);
       this.detachLocal(connection, serverToUserChannel(connection.userId));
+      if (connection.isSlotCounted) {
+        pending.push(this.releaseSlot(connection.workspaceId === undefined ? { userId: connection.userId } : { userId: connection.userId, workspaceId: connection.workspaceId }));
+      }
     }
-    await Promise.all([...connection.channels].map((channel) => this.leaveChannel(connection, channel)));
+    await Promise.all(pending);
+  }
+
+  /** Gives a W-21 slot back; if the shared state is unreachable, a dead-node reap or the node's exit frees it. */
+  private async releaseSlot(slot: ConnectionSlot): Promise<void> {
+    try {
+      await this.options.state.releaseConnection(slot);
+    } catch (err) {
+      this.options.log.error({ err }, 'channel state unavailable on connection release');
+    }
   }
 
   // ───────────── delivery ─────────────
@@ -411,7 +435,7 @@ export class RealtimeServer {
         if (connection.channels.has(frame.data.channel)) await this.leaveChannel(connection, frame.data.channel);
         return;
       case PusherEvent.Signin:
-        this.signin(connection, frame as SigninFrame);
+        await this.signin(connection, frame as SigninFrame);
         return;
       default:
         this.clientEvent(connection, frame as ClientEventFrame);
@@ -536,7 +560,7 @@ export class RealtimeServer {
   }
 
   /** pusher:signin (§1.4): a failure is pusher:error 4009 and the socket is closed. */
-  private signin(connection: RealtimeConnection, frame: SigninFrame): void {
+  private async signin(connection: RealtimeConnection, frame: SigninFrame): Promise<void> {
     const { auth, user_data: userData } = frame.data;
     const fail = (message: string) => {
       connection.sendText(errorFrame(CloseCode.Unauthorized, message));
@@ -555,24 +579,43 @@ export class RealtimeServer {
       connection.sendText(signinSuccessFrame(userData));
       return;
     }
-    const sockets = this.users.get(user.id);
     const overQuota = (message: string) => {
       // W-21: the N+1th socket is refused; the user's (or workspace's) existing sockets are untouched.
       connection.sendText(errorFrame(CloseCode.OverQuota, message));
       connection.close(CloseCode.OverQuota, 'Over connection quota');
     };
-    const { quotas } = this.options;
-    if (sockets && sockets.size >= quotas.perUser) return overQuota('Too many connections for this user');
     // The server signed user_data (broadcasting-auth.route.ts puts the session's workspace there), so the id is
     // trusted. Sockets that never sign in do not count (W-20: they are closed unless authorized anyway).
     const workspaceId = typeof user.workspace_id === 'string' && user.workspace_id.length > 0 ? user.workspace_id.slice(0, 128) : undefined;
-    if (workspaceId !== undefined && (this.socketsPerWorkspace.get(workspaceId) ?? 0) >= quotas.perWorkspace) {
-      return overQuota('Too many connections for this workspace');
+    const slot = workspaceId === undefined ? { userId: user.id } : { userId: user.id, workspaceId };
+    const { quotas } = this.options;
+    let verdict: 'ok' | 'user' | 'workspace';
+    let isSlotCounted = true;
+    try {
+      // One round trip with Redis: the count is the cluster's, checked and taken atomically.
+      verdict = await this.options.state.acquireConnection(slot, quotas);
+    } catch (err) {
+      // Shared state unreachable: this node's own counts still bound what one client can take here.
+      this.options.log.warn({ err }, 'channel state unavailable at sign-in; connection quotas checked on this node only');
+      isSlotCounted = false;
+      verdict =
+        (this.users.get(user.id)?.size ?? 0) >= quotas.perUser ? 'user'
+        : workspaceId !== undefined && (this.socketsPerWorkspace.get(workspaceId) ?? 0) >= quotas.perWorkspace ? 'workspace'
+        : 'ok';
     }
+    if (verdict === 'user') return overQuota('Too many connections for this user');
+    if (verdict === 'workspace') return overQuota('Too many connections for this workspace');
+    if (connection.isClosed) {
+      // Closed while the count was taken: nothing will release a slot the connection never recorded.
+      if (isSlotCounted) await this.releaseSlot(slot);
+      return;
+    }
+    const sockets = this.users.get(user.id);
     if (Array.isArray(user.watchlist) && user.watchlist.length > REALTIME_LIMITS.maxWatchlist) {
       connection.sendText(errorFrame(CloseCode.WatchlistLimit, `Watchlist limited to ${REALTIME_LIMITS.maxWatchlist} ids`));
     }
     connection.userId = user.id;
+    connection.isSlotCounted = isSlotCounted;
     if (workspaceId !== undefined) {
       connection.workspaceId = workspaceId;
       this.socketsPerWorkspace.set(workspaceId, (this.socketsPerWorkspace.get(workspaceId) ?? 0) + 1);

@@ -21,6 +21,19 @@ export interface ChannelStateHooks {
   onMembersGone(gone: { channel: string; userId: string }[]): void;
   /** This node's subscriptions, to write them again when the shared state lost them (Redis restarted). */
   localSubscriptions(): Iterable<{ channel: string; member?: PresenceMemberRecord }>;
+  /** This node's counted signed-in connections (W-21 quotas), written again with the subscriptions. */
+  localConnections?(): Iterable<ConnectionSlot>;
+}
+
+/** A signed-in connection as the W-21 quotas count it: its user, and its workspace when the sign-in named one. */
+export interface ConnectionSlot {
+  readonly userId: string;
+  readonly workspaceId?: string;
+}
+
+export interface ConnectionLimits {
+  readonly perUser: number;
+  readonly perWorkspace: number;
 }
 
 export interface ChannelStateStore {
@@ -34,6 +47,14 @@ export interface ChannelStateStore {
   channelCounts(channel: string): Promise<ChannelCounts>;
   /** Occupied channels across the cluster, optionally only those starting with `prefix`. */
   listChannels(prefix?: string): Promise<Map<string, ChannelCounts>>;
+  /**
+   * Counts one signed-in connection unless its user or workspace already holds its limit (checklist W-21):
+   * across the cluster with Redis (one round trip; a dead node's share is reaped with its presence entries),
+   * per process in memory. Returns which limit refused it, or 'ok'.
+   */
+  acquireConnection(slot: ConnectionSlot, limits: ConnectionLimits): Promise<'ok' | 'user' | 'workspace'>;
+  /** Gives back a slot `acquireConnection` counted on this node. */
+  releaseConnection(slot: ConnectionSlot): Promise<void>;
   /** Starts background upkeep (heartbeat; reaping the entries of nodes that died). */
   start(hooks: ChannelStateHooks): Promise<void>;
   close(): Promise<void>;

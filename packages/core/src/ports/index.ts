@@ -11,4 +11,4 @@ export type { Mailer, MailMessage } from './mailer.ts';
 export type { RateLimiter, RateLimitResult } from './rate-limiter.ts';
 export type { OutboundHttpClient, OutboundHttpRequest, OutboundHttpResult, OutboundHttpFailure } from './outbound-http.ts';
 export type { MediaInspector, SniffedType, ProcessedImage } from './media-inspector.ts';
-export type { ChannelStateStore, ChannelStateHooks, ChannelCounts, PresenceMemberRecord } from './channel-state.ts';
+export type { ChannelStateStore, ChannelStateHooks, ChannelCounts, ConnectionLimits, ConnectionSlot, PresenceMemberRecord } from './channel-state.ts';

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { ChannelCounts, ChannelStateStore, PresenceMemberRecord } from '@reusable-chat/core/ports';
+import type { ChannelCounts, ChannelStateStore, ConnectionLimits, ConnectionSlot, PresenceMemberRecord } from '@reusable-chat/core/ports';
 
 interface ChannelEntry {
   subscriptions: number;
@@ -11,6 +11,9 @@ interface ChannelEntry {
 export class MemoryChannelState implements ChannelStateStore {
   readonly nodeId = String(randomInt(1_000_000_000, 281_474_976_710_655));
   private readonly channels = new Map<string, ChannelEntry>();
+  /** Signed-in connections per user and per workspace (W-21); this process is the whole cluster. */
+  private readonly perUser = new Map<string, number>();
+  private readonly perWorkspace = new Map<string, number>();
 
   async addSubscription(channel: string, member?: PresenceMemberRecord): Promise<{ isFirstForUser: boolean }> {
     let entry = this.channels.get(channel);
@@ -64,11 +67,36 @@ export class MemoryChannelState implements ChannelStateStore {
     return out;
   }
 
+  async acquireConnection(slot: ConnectionSlot, limits: ConnectionLimits): Promise<'ok' | 'user' | 'workspace'> {
+    const users = this.perUser.get(slot.userId) ?? 0;
+    if (users >= limits.perUser) return 'user';
+    if (slot.workspaceId !== undefined) {
+      const workspaces = this.perWorkspace.get(slot.workspaceId) ?? 0;
+      if (workspaces >= limits.perWorkspace) return 'workspace';
+      this.perWorkspace.set(slot.workspaceId, workspaces + 1);
+    }
+    this.perUser.set(slot.userId, users + 1);
+    return 'ok';
+  }
+
+  async releaseConnection(slot: ConnectionSlot): Promise<void> {
+    decrement(this.perUser, slot.userId);
+    if (slot.workspaceId !== undefined) decrement(this.perWorkspace, slot.workspaceId);
+  }
+
   async start(): Promise<void> {
     // Nothing to reap: no other node can die while this one lives.
   }
 
   async close(): Promise<void> {
     this.channels.clear();
+    this.perUser.clear();
+    this.perWorkspace.clear();
   }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 0) - 1;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ChannelCounts, ChannelStateHooks, ChannelStateStore, PresenceMemberRecord } from '@reusable-chat/core/ports';
+import type { ChannelCounts, ChannelStateHooks, ChannelStateStore, ConnectionLimits, ConnectionSlot, PresenceMemberRecord } from '@reusable-chat/core/ports';
 
 export interface RedisChannelStateOptions {
   readonly redis: Redis;
@@ -20,8 +20,14 @@ export interface RedisChannelStateOptions {
  *   P pm:{channel}        HASH user id → user_info JSON
  *   P n:{node}:subs       HASH channel → this node's share of `subs`          (journal, for reaping)
  *   P n:{node}:pres       HASH "channel\nuser" → this node's share of `pc`    (journal, for reaping)
+ *   P cu                  HASH user id → signed-in connections across the cluster        (W-21 quota)
+ *   P cw                  HASH workspace id → signed-in connections across the cluster   (W-21 quota)
+ *   P n:{node}:conn       HASH "u\n" user / "w\n" workspace → this node's share of `cu`/`cw` (journal)
  *   P nodes               ZSET node id → last heartbeat (ms)
- * Each change is one Lua script, so counts never drift between the global hash and the node's journal.
+ * Each change is one Lua script, so counts never drift between the global hash and the node's journal. The
+ * connection quotas reuse the presence mechanism: a node that dies (SIGKILL, partition) leaves its journal, and
+ * the live node that reaps it subtracts its share, so no count outlives its node by more than the node timeout
+ * plus one heartbeat.
  */
 const ADD_SCRIPT = `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
@@ -49,6 +55,41 @@ if n <= 0 then
   redis.call('HDEL', KEYS[3], ARGV[2])
   return 1
 end
+return 0
+`;
+
+/**
+ * W-21: counts one signed-in connection unless the user or the workspace is at its limit (a limit of -1: none,
+ * for rewriting this node's own connections after Redis lost them). 0 = counted, 1 = user full, 2 = workspace full.
+ */
+const ACQUIRE_SCRIPT = `
+local userLimit = tonumber(ARGV[3])
+local workspaceLimit = tonumber(ARGV[4])
+if userLimit >= 0 and tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') >= userLimit then return 1 end
+if ARGV[2] ~= '' then
+  if workspaceLimit >= 0 and tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0') >= workspaceLimit then return 2 end
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('HINCRBY', KEYS[3], 'w\\n' .. ARGV[2], 1)
+end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[3], 'u\\n' .. ARGV[1], 1)
+return 0
+`;
+
+/**
+ * Gives a slot back. Only what this node's journal still holds is subtracted: if the node was reaped meanwhile
+ * (taken for dead during a long pause), its share is already gone and must not be taken from the other nodes'.
+ */
+const RELEASE_SCRIPT = `
+local function release(global, field, entry)
+  local mine = redis.call('HINCRBY', KEYS[3], entry, -1)
+  if mine <= 0 then redis.call('HDEL', KEYS[3], entry) end
+  if mine < 0 then return end
+  local v = redis.call('HINCRBY', global, field, -1)
+  if v <= 0 then redis.call('HDEL', global, field) end
+end
+release(KEYS[1], ARGV[1], 'u\\n' .. ARGV[1])
+if ARGV[2] ~= '' then release(KEYS[2], ARGV[2], 'w\\n' .. ARGV[2]) end
 return 0
 `;
 
@@ -80,6 +121,15 @@ for i = 1, #pres, 2 do
   end
 end
 redis.call('DEL', presKey)
+local connKey = p .. 'n:' .. ARGV[2] .. ':conn'
+local conn = redis.call('HGETALL', connKey)
+for i = 1, #conn, 2 do
+  local global = p .. (string.sub(conn[i], 1, 1) == 'u' and 'cu' or 'cw')
+  local field = string.sub(conn[i], 3)
+  local v = redis.call('HINCRBY', global, field, -tonumber(conn[i + 1]))
+  if v <= 0 then redis.call('HDEL', global, field) end
+end
+redis.call('DEL', connKey)
 return gone
 `;
 
@@ -87,6 +137,8 @@ type RedisWithScripts = Redis & {
   rcRtAdd(...args: string[]): Promise<number>;
   rcRtRemove(...args: string[]): Promise<number>;
   rcRtReap(...args: string[]): Promise<string[]>;
+  rcRtAcquire(...args: string[]): Promise<number>;
+  rcRtRelease(...args: string[]): Promise<number>;
 };
 
 /**
@@ -109,10 +161,12 @@ export class RedisChannelState implements ChannelStateStore {
     this.p = `${options.prefix}rt:`;
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 30_000;
-    if (typeof this.redis.rcRtAdd !== 'function') {
+    if (typeof this.redis.rcRtAcquire !== 'function') {
       this.redis.defineCommand('rcRtAdd', { numberOfKeys: 5, lua: ADD_SCRIPT });
       this.redis.defineCommand('rcRtRemove', { numberOfKeys: 5, lua: REMOVE_SCRIPT });
       this.redis.defineCommand('rcRtReap', { numberOfKeys: 1, lua: REAP_SCRIPT });
+      this.redis.defineCommand('rcRtAcquire', { numberOfKeys: 3, lua: ACQUIRE_SCRIPT });
+      this.redis.defineCommand('rcRtRelease', { numberOfKeys: 3, lua: RELEASE_SCRIPT });
     }
   }
 
@@ -140,6 +194,21 @@ export class RedisChannelState implements ChannelStateStore {
   async removeSubscription(channel: string, userId?: string): Promise<{ isLastForUser: boolean }> {
     const last = await this.redis.rcRtRemove(...this.keys(channel), channel, userId ?? '', '', userId !== undefined ? `${channel}\n${userId}` : '');
     return { isLastForUser: userId !== undefined && Number(last) === 1 };
+  }
+
+  private connectionKeys(): string[] {
+    return [`${this.p}cu`, `${this.p}cw`, `${this.p}n:${this.nodeId}:conn`];
+  }
+
+  async acquireConnection(slot: ConnectionSlot, limits: ConnectionLimits): Promise<'ok' | 'user' | 'workspace'> {
+    const verdict = Number(
+      await this.redis.rcRtAcquire(...this.connectionKeys(), slot.userId, slot.workspaceId ?? '', String(limits.perUser), String(limits.perWorkspace)),
+    );
+    return verdict === 1 ? 'user' : verdict === 2 ? 'workspace' : 'ok';
+  }
+
+  async releaseConnection(slot: ConnectionSlot): Promise<void> {
+    await this.redis.rcRtRelease(...this.connectionKeys(), slot.userId, slot.workspaceId ?? '');
   }
 
   async members(channel: string): Promise<Map<string, unknown>> {
@@ -182,8 +251,12 @@ export class RedisChannelState implements ChannelStateStore {
     await this.redis.zadd(nodesKey, Date.now(), this.nodeId);
     if (known === null && this.hooks) {
       // Redis restarted or this node was taken for dead (a long pause): write our subscriptions again.
-      await this.redis.del(`${this.p}n:${this.nodeId}:subs`, `${this.p}n:${this.nodeId}:pres`);
+      await this.redis.del(`${this.p}n:${this.nodeId}:subs`, `${this.p}n:${this.nodeId}:pres`, `${this.p}n:${this.nodeId}:conn`);
       for (const { channel, member } of this.hooks.localSubscriptions()) await this.addSubscription(channel, member);
+      // Sockets already open stay (W-21: existing sockets are unaffected), so their slots are written unchecked.
+      for (const slot of this.hooks.localConnections?.() ?? []) {
+        await this.redis.rcRtAcquire(...this.connectionKeys(), slot.userId, slot.workspaceId ?? '', '-1', '-1');
+      }
     }
     const stale = await this.redis.zrangebyscore(nodesKey, '-inf', Date.now() - this.nodeTimeoutMs);
     for (const node of stale) {
@@ -205,8 +278,10 @@ export class RedisChannelState implements ChannelStateStore {
     this.isClosed = true;
     if (this.timer) clearInterval(this.timer);
     this.hooks = undefined;
-    // Leave at once rather than waiting to be reaped; this node's sockets have already left their channels.
-    await this.redis.zrem(`${this.p}nodes`, this.nodeId).catch(() => undefined);
+    // Leave at once rather than waiting to be reaped. This node's sockets have already left their channels and
+    // given back their slots; reaping ourselves removes whatever a failed release left behind (a no-op otherwise,
+    // and for a process that never started, such as a worker, whose id is not in the set).
+    await this.redis.rcRtReap(`${this.p}nodes`, this.p, this.nodeId, String(Number.MAX_SAFE_INTEGER)).catch(() => undefined);
   }
 }
 
