@@ -1,7 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import { eq, isNull } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   countPendingOutbox,
   createWebhookEndpoint,
@@ -25,6 +26,7 @@ import { startReceiver, waitFor, type Receiver } from './receiver.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const TEST_POLICY = { retryScheduleMs: [40, 40, 40, 40], leaseMs: 3_000, requestTimeoutMs: 2_000 };
+const BULL_PER_TENANT = 3;
 
 const userBanned = (workspaceId: string): DomainEvent => ({
   type: 'user.banned',
@@ -104,6 +106,8 @@ describe.each(backends)('transactional outbox and relay (%s)', (backend) => {
   it('writes message.created into the outbox inside the send transaction, exactly once (issue 6)', async () => {
     const post = (url: string, body: unknown) =>
       stack.app.inject({ method: 'POST', url, headers: { 'x-api-key': tenant.apiKey }, payload: body as Record<string, unknown> });
+    // An enabled endpoint: the send path may skip the outbox row for workspaces that have none.
+    await createWebhookEndpoint({ db: stack.db, workspaceId: tenant.workspaceId, url: 'https://hooks.example.test/outbox', events: ['message.created'] });
     expect((await post('/api/v1/users', { external_id: 'outbox-sender', name: 'Sender' })).statusCode).toBe(201);
     const conversation = await post('/api/v1/conversations', { widget: 'support', participants: [{ external_id: 'outbox-sender', role: 'customer' }] });
     expect(conversation.statusCode).toBe(201);
@@ -250,7 +254,15 @@ describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (back
       backend,
       env: { WEBHOOKS_ALLOW_PRIVATE: 'true', REDIS_URL: TEST_REDIS_URL!, REDIS_PREFIX: `rc-test-${process.pid}-${backend}-${Date.now()}:` },
     });
-    worker = await startWorker(stack.deps, { logger: silent, webhookPolicy: TEST_POLICY, relayIntervalMs: 50, sweepIntervalMs: 200, sweepGraceMs: 1_000 });
+    worker = await startWorker(stack.deps, {
+      logger: silent,
+      webhookPolicy: TEST_POLICY,
+      relayIntervalMs: 50,
+      sweepIntervalMs: 200,
+      sweepGraceMs: 1_000,
+      concurrency: { deliver: 8 },
+      perTenantDeliveryConcurrency: BULL_PER_TENANT,
+    });
     tenant = await createTenant(stack.db);
   });
   afterAll(async () => {
@@ -277,6 +289,31 @@ describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (back
     expect(requests).toHaveLength(4);
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(() => new Webhook(secret).verify(requests[3]!.body, requests[3]!.headers)).not.toThrow();
+  });
+
+  it('parks BullMQ deliver jobs over the tenant limit until a slot frees, without re-enqueueing them', async () => {
+    const EVENTS = 12;
+    const held: ServerResponse[] = [];
+    let holding = true;
+    receiver.on('/bull-flood', (_req, res) => (holding ? held.push(res) : res.writeHead(200).end()));
+    const own = await createTenant(stack.db);
+    await createWebhookEndpoint({ db: stack.db, workspaceId: own.workspaceId, url: `${receiver.baseUrl}/bull-flood`, events: ['user.banned'] });
+    const enqueue = vi.spyOn(stack.deps.queue, 'enqueue');
+    const deliverEnqueues = () => enqueue.mock.calls.filter(([name]) => name === 'webhooks.deliver').length;
+    try {
+      for (let i = 0; i < EVENTS; i++) await stack.deps.events.emit(userBanned(own.workspaceId));
+      await waitFor(() => held.length === BULL_PER_TENANT && worker.webhookSlots().waiting === EVENTS - BULL_PER_TENANT, 20_000);
+      // Every deliver job ran and ended: nothing is left in Redis while the deliveries wait for a slot.
+      expect(await stack.deps.queue.depth()).toBe(0);
+      holding = false;
+      for (const res of held) res.writeHead(200).end();
+      await waitFor(() => receiver.received('/bull-flood').length === EVENTS, 20_000);
+      await waitFor(() => worker.webhookSlots().inFlight === 0, 10_000);
+      expect(new Set(receiver.received('/bull-flood').map((r) => r.headers['webhook-id'])).size).toBe(EVENTS);
+      expect(deliverEnqueues()).toBe(EVENTS - BULL_PER_TENANT);
+    } finally {
+      enqueue.mockRestore();
+    }
   });
 });
 

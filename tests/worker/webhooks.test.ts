@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { and, eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { uuidv7 } from 'uuidv7';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createWebhookEndpoint, fanOutWebhookEvent, toWebhookEvent, type DomainEvent } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
 import { SafeHttpClient } from '@reusable-chat/drivers';
@@ -306,6 +306,75 @@ describe.each(backends)('signed webhooks through the outbox and the worker (%s)'
     });
   });
 
+  it('parks deliveries over the tenant limit until a slot frees: no re-enqueue loop, everything delivered once', async () => {
+    const EVENTS = 20;
+    const held: ServerResponse[] = [];
+    let holding = true;
+    receiver.on('/flood', (_req, res) => (holding ? held.push(res) : res.writeHead(200).end()));
+    await createEndpoint(a, '/flood', ['participant.left']);
+    const enqueue = vi.spyOn(stack.deps.queue, 'enqueue');
+    const deliverEnqueues = () => enqueue.mock.calls.filter(([name]) => name === 'webhooks.deliver').length;
+    try {
+      for (let i = 0; i < EVENTS; i++) {
+        await stack.deps.events.emit({ type: 'participant.left', workspaceId: a.workspaceId, conversationId: uuidv7(), participant: { id: uuidv7() } });
+      }
+      // PER_TENANT first attempts hang at the receiver; every other delivery got one deliver job, which found no
+      // free slot and now waits in the workspace's list instead of in the queue (the old code re-enqueued each
+      // every 100 ms, so nothing was ever "waiting" and this never became true).
+      await waitFor(() => held.length === PER_TENANT && worker.webhookSlots().waiting === EVENTS - PER_TENANT, 15_000);
+      expect(worker.webhookSlots()).toEqual({ waiting: EVENTS - PER_TENANT, inFlight: PER_TENANT });
+      expect(deliverEnqueues()).toBe(EVENTS - PER_TENANT);
+      expect(await stack.deps.queue.depth()).toBe(0);
+
+      holding = false;
+      for (const res of held) res.writeHead(200).end();
+      await waitFor(async () => {
+        const rows = await stack.db.select().from(schema.webhookDeliveries).where(eq(schema.webhookDeliveries.workspaceId, a.workspaceId));
+        const flood = rows.filter((r) => r.eventType === 'participant.left');
+        return flood.length === EVENTS && flood.every((r) => r.status === 'succeeded' && r.attempts === 1);
+      }, 15_000);
+      const requests = receiver.received('/flood');
+      expect(requests).toHaveLength(EVENTS);
+      expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(EVENTS);
+      // One deliver job per delivery that did not fit, none more: waiting cost no queue traffic at all.
+      expect(deliverEnqueues()).toBe(EVENTS - PER_TENANT);
+      expect(worker.webhookSlots()).toEqual({ waiting: 0, inFlight: 0 });
+    } finally {
+      enqueue.mockRestore();
+    }
+  });
+
+  it('defers a busy delivery with exponential back-off when it cannot wait in the list', async () => {
+    const enqueued: { payload: unknown; delayMs: number | undefined }[] = [];
+    const queue = {
+      enqueue: async (_name: string, payload: unknown, options?: { delayMs?: number }) => void enqueued.push({ payload, delayMs: options?.delayMs }),
+      process: () => undefined,
+      depth: async () => 0,
+      close: async () => undefined,
+    };
+    const ctx = {
+      db: stack.db,
+      queue,
+      http: new SafeHttpClient({ allowPrivate: true }),
+      policy: TEST_POLICY,
+      now: () => new Date(),
+      log: silent,
+      perTenantLimit: 1,
+      tenantInFlight: new Map([[a.workspaceId, 1]]),
+      // A full list: nothing more may wait.
+      tenantWaiting: new Map([[a.workspaceId, new Map([['other', { deliveryId: 'other', workspaceId: a.workspaceId }]])]]),
+      maxWaitingPerTenant: 1,
+    };
+    let job = { deliveryId: uuidv7(), workspaceId: a.workspaceId, deferrals: 0 };
+    for (let i = 0; i < 3; i++) {
+      await runWebhookDeliverJob(ctx, job);
+      job = enqueued.at(-1)!.payload as typeof job;
+    }
+    expect(enqueued.map((e) => e.delayMs)).toEqual([250, 500, 1_000]);
+    expect(job.deferrals).toBe(3);
+    expect(ctx.tenantWaiting.get(a.workspaceId)!.size).toBe(1);
+  });
+
   it('dead-letters a poison job after its attempts with an audit entry, while other deliveries keep flowing (F-12)', async () => {
     // A job whose handler throws every time (its id is not even a UUID, so the database refuses the query).
     await stack.deps.queue.enqueue('webhooks.deliver', { deliveryId: 'not-a-uuid', workspaceId: a.workspaceId }, { jobId: 'poison-1', attempts: 5 });
@@ -317,8 +386,7 @@ describe.each(backends)('signed webhooks through the outbox and the worker (%s)'
         .select()
         .from(schema.auditLog)
         .where(and(eq(schema.auditLog.action, 'worker.job_dead_lettered'), eq(schema.auditLog.workspaceId, a.workspaceId)));
-      // The job id is 'poison-1', or a re-queued copy of it if A's delivery slots were busy when it first ran.
-      const poison = rows.filter((r) => r.targetId === 'poison-1' || r.targetId?.startsWith('delivery:not-a-uuid:busy:'));
+      const poison = rows.filter((r) => r.targetId === 'poison-1');
       return poison.length > 0 && poison;
     }, 20_000);
     expect(dead).toHaveLength(1);

@@ -65,6 +65,8 @@ export interface WorkerOptions {
   readonly concurrency?: { readonly fanOut?: number; readonly deliver?: number; readonly email?: number };
   /** Delivery attempts one workspace may run at once in this process (F-13); default all deliver slots but two. */
   readonly perTenantDeliveryConcurrency?: number;
+  /** Deliveries one workspace may have waiting for a slot in this process before they are deferred; default 10 000. */
+  readonly maxWaitingDeliveriesPerTenant?: number;
   /** How often participants with unread, un-emailed messages are looked for (missed-message email). */
   readonly missedMessageScanIntervalMs?: number;
   /**
@@ -85,6 +87,8 @@ export interface RunningWorker {
   scanMissedMessagesNow(): Promise<void>;
   /** Schedules the retention purges and the orphan-upload GC now (they run as queue jobs). */
   scheduleMaintenanceNow(): Promise<void>;
+  /** Webhook deliveries waiting for a slot of their workspace in this process, and attempts in flight (tests, metrics). */
+  webhookSlots(): { waiting: number; inFlight: number };
   /** Graceful: stops polling, lets a running relay/sweep round finish. Jobs drain when the queue closes (deps.dispose). */
   stop(): Promise<void>;
 }
@@ -104,6 +108,7 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
   // Deliveries wait on the network, not the CPU: many slots keep a keep-alive connection per endpoint busy.
   const deliverConcurrency = options.concurrency?.deliver ?? DEFAULT_DELIVER_CONCURRENCY;
   const inlineAttempts = new Set<Promise<void>>();
+  const lifecycle = { stopping: false };
   const ctx: WebhookJobContext = {
     db,
     queue: deps.queue,
@@ -114,6 +119,9 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     // All but two slots: a single busy tenant keeps most of the throughput, and two slots always stay free for others.
     perTenantLimit: options.perTenantDeliveryConcurrency ?? Math.max(1, deliverConcurrency - 2),
     tenantInFlight: new Map(),
+    tenantWaiting: new Map(),
+    ...(options.maxWaitingDeliveriesPerTenant !== undefined ? { maxWaitingPerTenant: options.maxWaitingDeliveriesPerTenant } : {}),
+    lifecycle,
     recordSuccess: new DeliverySuccessWriter(db).record,
     inlineAttempts,
   };
@@ -264,11 +272,22 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     scheduleMaintenanceNow: async () => {
       await scheduleMaintenanceJobs(maintenanceCtx, { now: true });
     },
+    webhookSlots: () => {
+      let waiting = 0;
+      for (const list of ctx.tenantWaiting?.values() ?? []) waiting += list.size;
+      let inFlight = 0;
+      for (const n of ctx.tenantInFlight.values()) inFlight += n;
+      return { waiting, inFlight };
+    },
     async stop() {
+      // Waiting deliveries are not started any more; their rows stay due, so the next worker's sweep sends them.
+      lifecycle.stopping = true;
+      for (const list of ctx.tenantWaiting?.values() ?? []) list.clear();
       unsubscribe();
       await stopListening();
       await Promise.all([relay.stop(), sweep.stop(), missedScan.stop(), housekeeping.stop(), maintenance.stop()]);
-      // First attempts started by fan-out jobs are not queue jobs: wait for them (each is bounded by the request timeout).
+      // First attempts started by fan-out jobs, and waiting deliveries already started, are not queue jobs: wait for
+      // them (each is bounded by the request timeout).
       while (inlineAttempts.size > 0) await Promise.allSettled([...inlineAttempts]);
       log.info({}, 'worker stopped');
     },

@@ -19,6 +19,8 @@ import type { WorkerLogger } from './worker-logger.ts';
 export interface DeliverWebhookJob {
   readonly deliveryId: string;
   readonly workspaceId: string;
+  /** How many times this delivery was deferred as a delayed job because its workspace's waiting list was full. */
+  readonly deferrals?: number;
 }
 
 export interface WebhookJobContext {
@@ -30,10 +32,22 @@ export interface WebhookJobContext {
   readonly log: WorkerLogger;
   /**
    * Attempts one workspace may have in flight in this process (checklist F-13: one tenant's slow or dead endpoint
-   * must not take every delivery slot). Jobs over the limit wait a moment in the queue instead of a slot.
+   * must not take every delivery slot). Deliver jobs over the limit give their queue slot back and wait in the
+   * workspace's waiting list (tenantWaiting) until one of its attempts ends.
    */
   readonly perTenantLimit: number;
   readonly tenantInFlight: Map<string, number>;
+  /**
+   * Deliver jobs that found every slot of their workspace taken, per workspace in arrival order (keyed by delivery,
+   * so a duplicate job waits once). Released one per freed slot: no polling, no re-enqueue. The list lives in this
+   * process only; the row stays unclaimed and due, so if the process dies the sweep re-enqueues it. Without a map
+   * (tests that build a bare context) a busy job is deferred as a delayed job instead.
+   */
+  readonly tenantWaiting?: Map<string, Map<string, DeliverWebhookJob>>;
+  /** Deliveries one workspace may have waiting in this process; beyond it they are deferred (delayed job, back-off). */
+  readonly maxWaitingPerTenant?: number;
+  /** Set on stop: waiting deliveries are no longer started (their rows stay due for the sweep of the next worker). */
+  readonly lifecycle?: { stopping: boolean };
   /** Batched delivery-log writes of successes (DeliverySuccessWriter); default one UPDATE per success. */
   readonly recordSuccess?: RecordDeliverySuccess;
   /** First attempts started by fan-out jobs and still running; the worker waits for them on stop. */
@@ -49,10 +63,86 @@ function releaseTenantSlots(ctx: WebhookJobContext, workspaceId: string, n: numb
   const left = (ctx.tenantInFlight.get(workspaceId) ?? n) - n;
   if (left <= 0) ctx.tenantInFlight.delete(workspaceId);
   else ctx.tenantInFlight.set(workspaceId, left);
+  startWaitingDeliveries(ctx, workspaceId);
 }
 
-/** How long a delivery over its tenant's in-flight limit waits before it asks again. */
-const TENANT_BUSY_DELAY_MS = 100;
+/** Waiting deliveries per workspace and process: bounded memory under a flood (about 100 bytes each). */
+export const DEFAULT_MAX_WAITING_PER_TENANT = 10_000;
+/** First delay of a delivery deferred because its workspace's waiting list is full; doubles per deferral. */
+const DEFER_BASE_MS = 250;
+const DEFER_MAX_MS = 30_000;
+
+/** Starts as many waiting deliveries of the workspace as it has free slots, oldest first. */
+function startWaitingDeliveries(ctx: WebhookJobContext, workspaceId: string): void {
+  const waiting = ctx.tenantWaiting?.get(workspaceId);
+  if (!waiting) return;
+  if (ctx.lifecycle?.stopping) {
+    waiting.clear();
+  }
+  for (const [deliveryId, job] of waiting) {
+    if ((ctx.tenantInFlight.get(workspaceId) ?? 0) >= ctx.perTenantLimit) break;
+    waiting.delete(deliveryId);
+    acquireTenantSlots(ctx, workspaceId, 1);
+    track(
+      ctx,
+      attemptHoldingSlot(ctx, job).catch((err: unknown) =>
+        // Not a queue job any more, so no queue retry: the row is unclaimed or leased, and due again later for the sweep.
+        ctx.log.warn({ err, deliveryId }, 'waiting webhook delivery failed; the sweep will retry it'),
+      ),
+    );
+  }
+  if (waiting.size === 0) ctx.tenantWaiting?.delete(workspaceId);
+}
+
+function track(ctx: WebhookJobContext, run: Promise<void>): void {
+  ctx.inlineAttempts?.add(run);
+  void run.finally(() => ctx.inlineAttempts?.delete(run));
+}
+
+/**
+ * A deliver job whose workspace has no free slot: it waits in the workspace's list and the job ends, so the queue
+ * slot goes to other tenants' deliveries (F-13) and nothing polls. A full list (or no list) defers the job instead,
+ * as a delayed job with exponential back-off, so a flood costs a handful of re-enqueues per delivery, not one per 100 ms.
+ */
+async function waitForTenantSlot(ctx: WebhookJobContext, job: DeliverWebhookJob): Promise<void> {
+  const waitingMap = ctx.tenantWaiting;
+  if (waitingMap && !ctx.lifecycle?.stopping) {
+    let waiting = waitingMap.get(job.workspaceId);
+    if (!waiting) waitingMap.set(job.workspaceId, (waiting = new Map()));
+    if (waiting.has(job.deliveryId) || waiting.size < (ctx.maxWaitingPerTenant ?? DEFAULT_MAX_WAITING_PER_TENANT)) {
+      // No slot can free between the caller's check and here (no await in between): the next release starts it.
+      waiting.set(job.deliveryId, { deliveryId: job.deliveryId, workspaceId: job.workspaceId });
+      return;
+    }
+  }
+  const deferrals = (job.deferrals ?? 0) + 1;
+  // The row is not claimed, so if this enqueue fails the sweep still finds the delivery due.
+  await ctx.queue
+    .enqueue(JOB_DELIVER_WEBHOOK, { deliveryId: job.deliveryId, workspaceId: job.workspaceId, deferrals } satisfies DeliverWebhookJob, {
+      jobId: `delivery:${job.deliveryId}:deferred:${deferrals}:${Date.now()}`,
+      delayMs: Math.min(DEFER_MAX_MS, DEFER_BASE_MS * 2 ** (deferrals - 1)),
+      attempts: WORKER_JOB_ATTEMPTS,
+    })
+    .catch((err: unknown) => ctx.log.warn({ err, deliveryId: job.deliveryId }, 'busy delivery not re-enqueued; the sweep will'));
+}
+
+/** One attempt for a delivery whose tenant slot the caller acquired; the slot is released when the request ends. */
+async function attemptHoldingSlot(ctx: WebhookJobContext, job: DeliverWebhookJob): Promise<void> {
+  let outcome: DeliveryOutcome;
+  try {
+    outcome = await attemptWebhookDelivery({
+      db: ctx.db,
+      http: ctx.http,
+      deliveryId: job.deliveryId,
+      now: ctx.now(),
+      policy: ctx.policy,
+      ...(ctx.recordSuccess ? { recordSuccess: ctx.recordSuccess } : {}),
+    });
+  } finally {
+    releaseTenantSlots(ctx, job.workspaceId, 1);
+  }
+  await afterAttempt(ctx, job, outcome);
+}
 
 /** jobId per (delivery, attempt): a retry enqueued twice is one job; the row's lease guards the rest. */
 const deliverJobId = (deliveryId: string, attempt: number): string => `delivery:${deliveryId}:${attempt}`;
@@ -108,7 +198,7 @@ export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJob
 
 /** Runs the first attempt of a delivery the fan-out claimed; its tenant slot is already held and released here. */
 function startInlineAttempt(ctx: WebhookJobContext, delivery: ClaimedWebhookDelivery): void {
-  const run = (async () => {
+  track(ctx, (async () => {
     try {
       const outcome = await deliverClaimedWebhook({
         db: ctx.db,
@@ -125,16 +215,14 @@ function startInlineAttempt(ctx: WebhookJobContext, delivery: ClaimedWebhookDeli
     } finally {
       releaseTenantSlots(ctx, delivery.workspaceId, 1);
     }
-  })();
-  ctx.inlineAttempts?.add(run);
-  void run.finally(() => ctx.inlineAttempts?.delete(run));
+  })());
 }
 
 /** Schedules the next attempt of a failed delivery (a delayed job of its own; the row holds the durable schedule). */
 async function afterAttempt(ctx: WebhookJobContext, job: DeliverWebhookJob, outcome: DeliveryOutcome): Promise<void> {
   if (outcome.outcome === 'retry') {
     await ctx.queue
-      .enqueue(JOB_DELIVER_WEBHOOK, job, {
+      .enqueue(JOB_DELIVER_WEBHOOK, { deliveryId: job.deliveryId, workspaceId: job.workspaceId } satisfies DeliverWebhookJob, {
         jobId: deliverJobId(job.deliveryId, outcome.attempt + 1),
         delayMs: outcome.delayMs,
         attempts: WORKER_JOB_ATTEMPTS,
@@ -146,35 +234,17 @@ async function afterAttempt(ctx: WebhookJobContext, job: DeliverWebhookJob, outc
   }
 }
 
-/** `webhooks.deliver`: one attempt; on failure the next attempt is a delayed job of its own (durable schedule in the row). */
+/**
+ * `webhooks.deliver`: one attempt; on failure the next attempt is a delayed job of its own (durable schedule in the
+ * row). Over the workspace's in-flight limit the job waits for a slot without holding a queue slot (waitForTenantSlot).
+ */
 export async function runWebhookDeliverJob(ctx: WebhookJobContext, job: DeliverWebhookJob): Promise<void> {
-  const running = ctx.tenantInFlight.get(job.workspaceId) ?? 0;
-  if (running >= ctx.perTenantLimit) {
-    // The row is not claimed, so if this re-enqueue fails the sweep still finds the delivery due.
-    await ctx.queue
-      .enqueue(JOB_DELIVER_WEBHOOK, job, {
-        jobId: `delivery:${job.deliveryId}:busy:${Date.now()}:${Math.random()}`,
-        delayMs: TENANT_BUSY_DELAY_MS,
-        attempts: WORKER_JOB_ATTEMPTS,
-      })
-      .catch((err: unknown) => ctx.log.warn({ err, deliveryId: job.deliveryId }, 'busy delivery not re-enqueued; the sweep will'));
+  if ((ctx.tenantInFlight.get(job.workspaceId) ?? 0) >= ctx.perTenantLimit) {
+    await waitForTenantSlot(ctx, job);
     return;
   }
   acquireTenantSlots(ctx, job.workspaceId, 1);
-  let outcome: DeliveryOutcome;
-  try {
-    outcome = await attemptWebhookDelivery({
-      db: ctx.db,
-      http: ctx.http,
-      deliveryId: job.deliveryId,
-      now: ctx.now(),
-      policy: ctx.policy,
-      ...(ctx.recordSuccess ? { recordSuccess: ctx.recordSuccess } : {}),
-    });
-  } finally {
-    releaseTenantSlots(ctx, job.workspaceId, 1);
-  }
-  await afterAttempt(ctx, job, outcome);
+  await attemptHoldingSlot(ctx, job);
 }
 
 /**
