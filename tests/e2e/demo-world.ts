@@ -41,7 +41,14 @@ function freePort(): Promise<number> {
  * The whole server as `npm start` runs it — dashboard built, demo tenant seeded — listening on a real port
  * whose origin is APP_URL (the widget API trusts the app's own origin, as in production), plus Chromium.
  */
-export async function startDemoWorld(backend: Backend): Promise<DemoWorld> {
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Pass `browser` to share one Chromium between worlds (one per backend); close() then leaves it open.
+ */
+export async function startDemoWorld(backend: Backend, options: { browser?: Browser } = {}): Promise<DemoWorld> {
   await (ensureDashboardBuilt as (o: { quiet: boolean }) => Promise<void>)({ quiet: true });
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -49,14 +56,17 @@ export async function startDemoWorld(backend: Backend): Promise<DemoWorld> {
   if (!stack.deps.messagePolicyHook) Object.assign(stack.deps, { messagePolicyHook: createPolicyHook() });
   await seedDemo({ db: stack.db, config: stack.deps.config });
   await stack.app.listen({ host: '127.0.0.1', port });
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const browser = options.browser ?? (await launchChromium());
   return {
     stack,
     origin,
     browser,
     async close() {
-      await browser.close().catch(() => undefined);
-      await stack.close();
+      if (!options.browser) await browser.close().catch(() => undefined);
+      // Teardown: a keep-alive connection Chromium left open would otherwise hold close() for its timeout.
+      const closing = stack.close();
+      stack.app.server.closeAllConnections();
+      await closing;
     },
   };
 }

@@ -1,28 +1,36 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@reusable-chat/testing';
-import { startDemoWorld, type DemoWorld } from './demo-world.ts';
+import { launchChromium, startDemoWorld, type DemoWorld } from './demo-world.ts';
 
 /**
  * The demo pages end to end in Chromium (SPEC §8): two browsers join one /demo room by its link and chat in
- * real time; /demo/marketplace masks a phone number until the host confirms the booking. The browser layer
- * does not depend on the database, so one backend is enough here — /api/demo runs on both backends in
- * tests/demo/demo-routes.test.ts.
+ * real time; /demo/marketplace masks a phone number until the host confirms the booking. On every backend (the
+ * rooms, the session per tab and the booking state live in the database); one Chromium serves the whole file.
  */
-const backend = backends.at(-1)!;
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 60_000);
 
-describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
   let world: DemoWorld;
   const cspViolations: string[] = [];
   const pageErrors: string[] = [];
+  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    world = await startDemoWorld(backendName);
+    world = await startDemoWorld(backendName, { browser });
   }, 180_000); // may build the dashboard (Vite) first
 
   afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
     await world?.close();
   });
 
@@ -31,6 +39,7 @@ describe.each([backend])('demo pages in Chromium (%s)', (backendName) => {
     // switch to dark mode) saw a blend of both palettes — a flaky 'color-contrast' failure. The pages drop their
     // transitions under prefers-reduced-motion, so axe always sees the final colours.
     const context = await world.browser.newContext({ viewport: { width: 1280, height: 860 }, reducedMotion: 'reduce' });
+    contexts.push(context);
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());

@@ -1,18 +1,26 @@
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { createPublicKey } from '@reusable-chat/core';
 import { backends, createTenant, startStack, type TestStack } from '@reusable-chat/testing';
-import { bidiLayout, hostPageHtml, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
+import { bidiLayout, hostPageHtml, launchChromium, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
 
 /**
  * The page-facing API of the widget (SPEC §8) in Chromium: ReusableChat.init / JS API / DOM events, the inline
  * element with a server-minted token, right-to-left Arabic, and a server restart mid-conversation (the queued
- * send and the messages sent meanwhile arrive exactly once). One backend: see widget-chat.test.ts.
+ * send and the messages sent meanwhile arrive exactly once). Every backend: the restart, the catch-up by seq and
+ * the JS API's sends go through the database. One Chromium serves the whole file (a world per backend).
  */
-const backend = backends.at(-1)!;
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 60_000);
 
-describe.each([backend])('widget page API and resilience (%s)', (backendName) => {
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.each(backends)('widget page API and resilience (%s)', (backendName) => {
   let world: WidgetWorld;
   let consumer: ConsumerClient;
   let conversationId: string;
@@ -21,7 +29,7 @@ describe.each([backend])('widget page API and resilience (%s)', (backendName) =>
   const hostId = 'host-api';
 
   beforeAll(async () => {
-    world = await startWidgetWorld(backendName);
+    world = await startWidgetWorld(backendName, { browser });
     consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
     await consumer.upsertUser({ external_id: guestId, name: 'Greta' });
     await consumer.upsertUser({ external_id: hostId, name: 'Hugo' });
