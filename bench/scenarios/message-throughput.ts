@@ -81,6 +81,18 @@ interface RunResult {
 
 export async function benchMessageThroughput(postgresUrl: string | undefined): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  if (process.env.BENCH_POSTS_QUICK && postgresUrl) {
+    // For work on the send path: only the PostgreSQL closed loop, printed as one line (no table, no baseline).
+    const h = await startWidgetHarness('postgres', postgresUrl);
+    try {
+      await closedLoop(h, WARMUP_S);
+      const r = await closedLoop(h, SATURATION_S);
+      console.log(JSON.stringify({ perSecond: Math.round(r.perSecond), server: r.serverCpuUsPerMessage, pg: r.postgresCpuUsPerMessage, p50: r.deliver.p50Ms, p99: r.deliver.p99Ms, lost: r.lost, failed: r.failed }));
+    } finally {
+      await h.close();
+    }
+    return rows;
+  }
   const pglite = await measureWidget('pglite', undefined, { paced: false });
   const pg = postgresUrl ? await measureWidget('postgres', postgresUrl, { paced: true }) : null;
   const consumer = postgresUrl ? await measureConsumerApi(postgresUrl) : null;

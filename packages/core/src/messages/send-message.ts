@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
@@ -424,6 +424,17 @@ function sendWriterFor(db: Executor): SendWriter {
  */
 const outboxNotify = sql<unknown>`(select pg_notify(${sql.raw(`'${OUTBOX_NOTIFY_CHANNEL}'`)}, '') from outboxed limit 1)`;
 
+/**
+ * The outbox carries webhook events only (OUTBOX_TOPICS), so a workspace without an enabled webhook endpoint
+ * gets no outbox row for its messages: no relay round, no fan-out job and no endpoint lookup per message —
+ * most tenants, and the bulk of a busy server's per-message background work otherwise. Decided inside the
+ * write statement, against the same snapshot that stores the message: an endpoint committed before the
+ * message is seen (its event is delivered, as before); one created concurrently counts as created after it.
+ */
+function hasEnabledEndpoint(workspaceId: SQL): SQL {
+  return sql`exists (select 1 from webhook_endpoints e where e.workspace_id = ${workspaceId} and e.disabled_at is null)`;
+}
+
 type BatchStatement = { execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string }[]> };
 const batchStatements = new WeakMap<Executor, BatchStatement>();
 
@@ -456,10 +467,11 @@ function batchStatementFor(db: Executor): BatchStatement {
         client_id, coalesce(metadata, '{}'::jsonb), false, false, created_at
       from numbered
       returning id`);
-  // In seq order, so the relay (which goes by outbox id) hands out a conversation's webhooks in order.
+  // In seq order, so the relay (which goes by outbox id) hands out a conversation's webhooks in order. Only
+  // for workspaces with an enabled endpoint (see hasEnabledEndpoint).
   const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
       select workspace_id, ${p('topic')}::text, jsonb_set(payload, '{event,data,message,seq}', to_jsonb(seq))
-      from numbered where payload is not null
+      from numbered where payload is not null and ${hasEnabledEndpoint(sql`numbered.workspace_id`)}
       order by conversation_id, seq
       returning id`);
   // Sending implies having read up to one's own message (unread counts exclude it).
@@ -504,7 +516,7 @@ function insertStatementFor(db: Executor): InsertStatement {
   const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
       select ${p('workspaceId')}::uuid, ${p('topic')}::text,
         jsonb_set(${p('payload')}::jsonb, '{event,data,message,seq}', to_jsonb(inserted.seq))
-      from inserted where ${p('writeOutbox')}::boolean
+      from inserted where ${p('writeOutbox')}::boolean and ${hasEnabledEndpoint(sql`${p('workspaceId')}::uuid`)}
       returning id`);
   // Sending implies having read up to one's own message (unread counts exclude it).
   const markedRead = db.$with('marked_read', {}).as(sql`update participants
@@ -647,11 +659,9 @@ async function loadSendContext(
     throw new AppError('forbidden', 'The user is not a participant of this conversation.');
   }
   const policies = parseJson(row.policies);
-  let existing: MessageRow | null = null;
-  if (row.existing) {
-    const { searchVector: _searchVector, ...message } = row.existing;
-    existing = message;
-  }
+  // A retry of a stored send (rare): its row is read only then.
+  const existing =
+    row.existingId && p.clientId !== null ? await findByClientId(db, p.conversationId, { type: 'user', chatUserId: row.user.id }, p.clientId) : null;
   return {
     conversation: row.conversation,
     sending: { user: row.user, participantRole: row.participantRole, widgetPolicies: policies ?? null, blockerIds: parseJsonArray(row.blockers) },
@@ -669,7 +679,7 @@ interface ContextRow {
   blockers: unknown;
   ownConfig: unknown;
   policies: unknown;
-  existing: (MessageRow & { searchVector?: unknown }) | null;
+  existingId: string | null;
   sessionUsable: unknown;
 }
 
@@ -789,7 +799,11 @@ function contextStatementFor(db: Executor): ContextStatement {
       policies: sql<unknown>`case when ${c.widgetConfigId} is not null
         then (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} and ${wc.id} = ${c.widgetConfigId} limit 1)
         else (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} order by ${wc.createdAt} asc, ${wc.id} asc limit 1) end`,
-      existing: m,
+      // A correlated probe, not a join: its keys are parameters of the subquery, so the unique index
+      // (conversation, sender_type, sender, client_id) is matched in full whatever the planner's statistics
+      // say (as a join, stale statistics on a young table made it scan the conversation's messages).
+      existingId: sql<string | null>`(select ${m.id} from ${m} where ${m.conversationId} = ${c.id} and ${m.senderType} = 'user'
+        and ${m.senderUserId} = input.user_id and ${m.clientId} = input.client_id limit 1)`,
       sessionUsable: sql<unknown>`(select s.revoked_at is null and s.expires_at > ${now} and w.status = 'active' and s.chat_user_id = ${u.id}
         from ${schema.widgetSessions} s join ${schema.workspaces} w on w.id = s.workspace_id
         where s.id = input.session_id and s.workspace_id = ${c.workspaceId})`,
@@ -820,15 +834,6 @@ function contextStatementFor(db: Executor): ContextStatement {
       ),
     )
     .leftJoin(pt, and(eq(pt.conversationId, c.id), sql`${pt.chatUserId} = input.user_id`, isNull(pt.leftAt)))
-    .leftJoin(
-      m,
-      and(
-        eq(m.conversationId, c.id),
-        sql`${m.senderType} = 'user'`,
-        sql`${m.senderUserId} = input.user_id`,
-        sql`${m.clientId} = input.client_id`,
-      ),
-    )
     .prepare('send_message_context') as unknown as ContextStatement;
 }
 
