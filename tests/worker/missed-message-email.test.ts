@@ -1,11 +1,16 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findMissedMessageCandidates, type MissedMessageOutcome } from '@reusable-chat/core';
+import { findMissedMessageCandidates, previewMissedMessageEmail, type MissedMessageOutcome } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
 import { MemoryChannelState, MemoryRateLimiter } from '@reusable-chat/drivers';
 import { backends, createTenant, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { loadConfig } from '@reusable-chat/config';
+import { composeDeps } from '../../apps/server/src/compose.ts';
 import type { AppDeps } from '../../apps/server/src/deps.ts';
 import { startWorker, type RunningWorker } from '../../apps/server/src/worker/index.ts';
 import { runMissedMessageJob, type MissedMessageContext } from '../../apps/server/src/worker/missed-message.jobs.ts';
@@ -316,5 +321,78 @@ describe.each(backends)('missed-message email (%s)', (backend) => {
     const [mail] = mailsTo('tia@example.test');
     expect(mail!.raw).toContain('Subject: Custom: 1 for Tia');
     expect(mail!.raw).toContain('<p>Custom Tia</p>');
+  });
+
+  it('previews a widget configuration’s template with sample data, escaped like a real send, within its workspace', async () => {
+    const tenant = await createTenant(stack.db, { name: 'Rentals <b>&</b> Co' });
+    const other = await createTenant(stack.db);
+    const [config] = await stack.db
+      .insert(schema.widgetConfigs)
+      .values({ workspaceId: tenant.workspaceId, slug: 'vip', name: 'VIP', policies: { missed_message_email: { template_key: 'vip' } } })
+      .returning({ id: schema.widgetConfigs.id });
+    await stack.db.insert(schema.emailTemplates).values({
+      workspaceId: tenant.workspaceId,
+      key: 'vip',
+      subject: 'VIP {{message_count_label}} for {{recipient_name}}',
+      html: '<h1>{{workspace_name}}</h1>{{messages_html}}<a href="{{unsubscribe_url}}">u</a>',
+      text: '{{workspace_name}}: {{messages_text}}',
+    });
+    const appUrl = stack.deps.config.appUrl;
+    const preview = await previewMissedMessageEmail({ db: stack.db, workspaceId: tenant.workspaceId, widgetConfigId: config!.id, appUrl });
+    expect(preview.templateKey).toBe('vip');
+    expect(preview.subject).toBe('VIP 2 new messages for Alex Example');
+    expect(preview.html).toContain('<h1>Rentals &lt;b&gt;&amp;&lt;/b&gt; Co</h1>');
+    expect(preview.html).toContain('<li><strong>Sam:</strong> Hi! Is the flat still free next weekend?</li>');
+    expect(preview.text).toBe('Rentals <b>&</b> Co: Sam: Hi! Is the flat still free next weekend?\nSam: We would arrive on Friday evening.');
+    // Sample data can be overridden (markup in it is escaped), and a draft is rendered before it is saved.
+    const draft = await previewMissedMessageEmail({
+      db: stack.db,
+      workspaceId: tenant.workspaceId,
+      appUrl,
+      draft: { subject: 'Draft {{conversation_title}}', html: '<p>{{recipient_name}}</p>', text: '{{recipient_name}}' },
+      sample: { recipientName: '<img src=x onerror=alert(1)>' },
+    });
+    expect(draft).toMatchObject({ templateKey: 'missed_message', subject: 'Draft Booking #1234', html: '<p>&lt;img src=x onerror=alert(1)&gt;</p>' });
+    // Without a configuration the default key, and the built-in template (this workspace has no missed_message row).
+    expect((await previewMissedMessageEmail({ db: stack.db, workspaceId: tenant.workspaceId, appUrl })).html).toContain('Unsubscribe</a>');
+    // Another workspace cannot preview (or learn about) this configuration (T-17).
+    await expect(previewMissedMessageEmail({ db: stack.db, workspaceId: other.workspaceId, widgetConfigId: config!.id, appUrl })).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+    });
+  });
+});
+
+describe('embedded mode without SMTP_URL: .eml files in DATA_DIR/mail', () => {
+  it('writes one RFC 822 file per email, as SMTP would carry it', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-eml-'));
+    try {
+      const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, MAIL_FROM: 'Chat <chat@example.test>' });
+      expect(config.mail.smtpUrl).toBeUndefined();
+      const deps = await composeDeps({ config, roles: ['worker'] });
+      try {
+        await deps.mailer.send({
+          to: 'eve@example.test',
+          subject: '2 new messages in booking:1',
+          html: '<p>Hi Eve</p>',
+          text: 'Hi Eve',
+          headers: { 'List-Unsubscribe': '<https://chat.example.test/u?token=t>' },
+        });
+      } finally {
+        await deps.dispose();
+      }
+      const files = readdirSync(path.join(dataDir, 'mail'));
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/\.eml$/);
+      const eml = readFileSync(path.join(dataDir, 'mail', files[0]!), 'utf8');
+      expect(eml).toMatch(/^From: Chat <chat@example\.test>$/m);
+      expect(eml).toMatch(/^To: eve@example\.test$/m);
+      expect(eml).toMatch(/^Subject: 2 new messages in booking:1$/m);
+      expect(eml).toMatch(/^List-Unsubscribe: <https:\/\/chat\.example\.test\/u\?token=t>$/m);
+      expect(eml).toContain('Content-Type: text/html');
+      expect(eml).toContain('<p>Hi Eve</p>');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,8 @@ import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, lte, ne, or, 
 import { schema, type Executor } from '@reusable-chat/db';
 import type { Mailer } from '../ports/mailer.ts';
 import { parsePolicies } from '../policies/policy.schema.ts';
-import { escapeHtml, loadEmailTemplate, renderEmailTemplate } from './email-templates.ts';
+import { notFound } from '../errors/registry.ts';
+import { escapeHtml, loadEmailTemplate, renderEmailTemplate, type EmailTemplate } from './email-templates.ts';
 import { unsubscribeUrl } from './unsubscribe.ts';
 
 export const JOB_MISSED_MESSAGE_EMAIL = 'notifications.missed-message';
@@ -245,33 +246,18 @@ export async function sendMissedMessageEmail(params: {
   }
 
   const template = await loadEmailTemplate({ db, workspaceId: job.workspaceId, key: batch.policy.template_key });
-  const conversationTitle = conversation.name ?? conversation.subject ?? 'your conversation';
   const senderLabel = (r: (typeof unread)[number]) => (r.senderType === 'user' ? r.senderName || 'Someone' : r.senderType === 'agent' ? 'Support' : 'Notice');
-  const messagesHtml =
-    '<ul style="padding-left:18px">' +
-    unread.map((r) => `<li><strong>${escapeHtml(senderLabel(r))}:</strong> ${escapeHtml(r.content.slice(0, 500))}</li>`).join('') +
-    (messageCount > unread.length ? `<li>… and ${messageCount - unread.length} more</li>` : '') +
-    '</ul>';
-  const messagesText =
-    unread.map((r) => `${senderLabel(r)}: ${r.content.slice(0, 500)}`).join('\n') +
-    (messageCount > unread.length ? `\n… and ${messageCount - unread.length} more` : '');
   const linkTemplate = typeof settings.conversation_url_template === 'string' ? settings.conversation_url_template : null;
   const unsubscribe = unsubscribeUrl({ appUrl: params.appUrl, secret: params.secret, workspaceId: job.workspaceId, chatUserId: job.chatUserId });
-  const rendered = renderEmailTemplate(
-    template,
-    {
-      recipient_name: user.name || 'there',
-      workspace_name: workspace.name,
-      conversation_title: conversationTitle,
-      message_count: String(messageCount),
-      message_count_label: messageCount === 1 ? '1 new message' : `${messageCount} new messages`,
-      messages_html: messagesHtml,
-      messages_text: messagesText,
-      conversation_url: linkTemplate ? linkTemplate.replaceAll('{conversation_id}', conversation.id) : params.appUrl,
-      unsubscribe_url: unsubscribe,
-    },
-    new Set(['messages_html']),
-  );
+  const rendered = renderMissedMessageEmail(template, {
+    recipientName: user.name,
+    workspaceName: workspace.name,
+    conversationTitle: conversation.name ?? conversation.subject ?? null,
+    messages: unread.map((r) => ({ sender: senderLabel(r), content: r.content })),
+    messageCount,
+    conversationUrl: linkTemplate ? linkTemplate.replaceAll('{conversation_id}', conversation.id) : params.appUrl,
+    unsubscribeUrl: unsubscribe,
+  });
   await params.mailer.send({
     to: recipient,
     ...rendered,
@@ -287,6 +273,99 @@ export async function sendMissedMessageEmail(params: {
     metadata: { chat_user_id: job.chatUserId, message_count: messageCount, up_to_seq: upToSeq },
   });
   return { outcome: 'sent', messageCount, upToSeq };
+}
+
+export interface MissedMessageEmailContent {
+  readonly recipientName: string | null;
+  readonly workspaceName: string;
+  readonly conversationTitle: string | null;
+  /** The quoted messages (at most MAX_QUOTED_MESSAGES are shown), sender label and text. */
+  readonly messages: readonly { readonly sender: string; readonly content: string }[];
+  /** All unread messages, the quoted ones included ("… and N more"). */
+  readonly messageCount: number;
+  readonly conversationUrl: string;
+  readonly unsubscribeUrl: string;
+}
+
+/**
+ * The variables of a missed-message email and its rendering: every tenant or user value is HTML-escaped, only the
+ * message list is built here from escaped parts (SPEC: templates escaped). The real send and the preview both use it,
+ * so a preview shows exactly what would be sent.
+ */
+export function renderMissedMessageEmail(template: EmailTemplate, content: MissedMessageEmailContent): EmailTemplate {
+  const quoted = content.messages.slice(0, MAX_QUOTED_MESSAGES);
+  const more = content.messageCount - quoted.length;
+  const messagesHtml =
+    '<ul style="padding-left:18px">' +
+    quoted.map((r) => `<li><strong>${escapeHtml(r.sender)}:</strong> ${escapeHtml(r.content.slice(0, 500))}</li>`).join('') +
+    (more > 0 ? `<li>… and ${more} more</li>` : '') +
+    '</ul>';
+  const messagesText = quoted.map((r) => `${r.sender}: ${r.content.slice(0, 500)}`).join('\n') + (more > 0 ? `\n… and ${more} more` : '');
+  return renderEmailTemplate(
+    template,
+    {
+      recipient_name: content.recipientName || 'there',
+      workspace_name: content.workspaceName,
+      conversation_title: content.conversationTitle ?? 'your conversation',
+      message_count: String(content.messageCount),
+      message_count_label: content.messageCount === 1 ? '1 new message' : `${content.messageCount} new messages`,
+      messages_html: messagesHtml,
+      messages_text: messagesText,
+      conversation_url: content.conversationUrl,
+      unsubscribe_url: content.unsubscribeUrl,
+    },
+    new Set(['messages_html']),
+  );
+}
+
+/**
+ * Preview of a widget configuration's missed-message email (SPEC: templates previewable): the template the
+ * configuration's `missed_message_email.template_key` selects for this workspace (its own row, else the platform's,
+ * else the built-in), or a `draft` not saved yet, rendered with sample data through the same code as a real send.
+ * Nothing is sent and no unsubscribe token is minted (the link is a placeholder). Scoped to the workspace (T-17).
+ */
+export async function previewMissedMessageEmail(params: {
+  db: Executor;
+  workspaceId: string;
+  appUrl: string;
+  /** The widget configuration whose template key is used; absent → the default key. */
+  widgetConfigId?: string;
+  draft?: EmailTemplate;
+  /** Sample data overrides (e.g. a long name to check the layout). */
+  sample?: Partial<MissedMessageEmailContent>;
+}): Promise<EmailTemplate & { readonly templateKey: string }> {
+  const [workspace] = await params.db
+    .select({ name: schema.workspaces.name })
+    .from(schema.workspaces)
+    .where(eq(schema.workspaces.id, params.workspaceId))
+    .limit(1);
+  if (!workspace) throw notFound('Workspace');
+  let policyJson: unknown = {};
+  if (params.widgetConfigId) {
+    const [config] = await params.db
+      .select({ policies: schema.widgetConfigs.policies })
+      .from(schema.widgetConfigs)
+      .where(and(eq(schema.widgetConfigs.workspaceId, params.workspaceId), eq(schema.widgetConfigs.id, params.widgetConfigId)))
+      .limit(1);
+    if (!config) throw notFound('Widget configuration');
+    policyJson = config.policies;
+  }
+  const templateKey = parsePolicies(policyJson).missed_message_email.template_key;
+  const template = params.draft ?? (await loadEmailTemplate({ db: params.db, workspaceId: params.workspaceId, key: templateKey }));
+  const rendered = renderMissedMessageEmail(template, {
+    recipientName: 'Alex Example',
+    workspaceName: workspace.name,
+    conversationTitle: 'Booking #1234',
+    messages: [
+      { sender: 'Sam', content: 'Hi! Is the flat still free next weekend?' },
+      { sender: 'Sam', content: 'We would arrive on Friday evening.' },
+    ],
+    messageCount: 2,
+    conversationUrl: params.appUrl,
+    unsubscribeUrl: `${params.appUrl.replace(/\/$/, '')}/api/notifications/unsubscribe?token=preview`,
+    ...params.sample,
+  });
+  return { ...rendered, templateKey };
 }
 
 /** For tests and the dashboard: emails sent for a workspace since the start of the UTC day. */
