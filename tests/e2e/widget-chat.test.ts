@@ -234,6 +234,38 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     await host.context.close();
   }, 90_000);
 
+  it('uploads an image: a thumbnail in both widgets, the lightbox opens and closes by keyboard', async () => {
+    const guest = await openPage('/guest');
+    const host = await openPage('/host');
+    await openThread(guest.page);
+    await openThread(host.page);
+    const png = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
+    await widget(guest.page, '[data-testid=file-input]').setInputFiles({ name: 'view.png', mimeType: 'image/png', buffer: png });
+    await widget(guest.page, '[data-testid=upload-preview][data-state=done]').waitFor({ timeout: 15_000 });
+    await widget(guest.page, 'textarea').fill('The view from the balcony');
+    await widget(guest.page, 'textarea').press('Enter');
+    for (const side of [guest, host]) {
+      const thumb = widget(side.page, '.row').filter({ hasText: 'The view from the balcony' }).locator('[data-testid=attachment-thumb]');
+      await thumb.waitFor({ timeout: 10_000 });
+      await expect.poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(0);
+    }
+    // Lightbox opens on click and closes with Escape.
+    await widget(host.page, '.row').filter({ hasText: 'The view from the balcony' }).locator('[data-testid=attachment-thumb]').click();
+    await widget(host.page, '.lightbox img').waitFor();
+    await expect.poll(() => widget(host.page, '.lightbox img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(320);
+    // Focus is already on the lightbox's close button, so Escape closes the lightbox and not the panel behind it.
+    expect(await host.page.evaluate(() => document.querySelector('reusable-chat')!.shadowRoot!.activeElement?.getAttribute('aria-label'))).toBe('Close image');
+    await host.page.keyboard.press('Escape');
+    await widget(host.page, '.lightbox').waitFor({ state: 'detached' });
+    expect(await widget(host.page, '.panel').count()).toBe(1);
+    for (const side of [guest, host]) {
+      expect(side.probe.cspViolations).toEqual([]);
+      expect(side.probe.errors).toEqual([]);
+    }
+    await guest.context.close();
+    await host.context.close();
+  }, 60_000);
+
   it('shows in the header whether the other person is online, and offline once their page closes', async () => {
     const host = await openPage('/host');
     await openThread(host.page);
@@ -348,25 +380,10 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
     await guest.context.close();
   }, 60_000);
 
-  it('uploads an image (thumbnail, lightbox), passes axe-core in light and dark mode, and goes full-screen on a phone', async () => {
+  it('passes axe-core in light and dark mode, and goes full-screen on a phone', async () => {
     const guest = await openPage('/guest');
     await openThread(guest.page);
-    const png = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
-    await widget(guest.page, '[data-testid=file-input]').setInputFiles({ name: 'view.png', mimeType: 'image/png', buffer: png });
-    await widget(guest.page, '[data-testid=upload-preview][data-state=done]').waitFor({ timeout: 15_000 });
-    await widget(guest.page, 'textarea').fill('The view from the balcony');
-    await widget(guest.page, 'textarea').press('Enter');
-    const thumb = widget(guest.page, '[data-testid=attachment-thumb]').last();
-    await thumb.waitFor({ timeout: 10_000 });
-    await expect.poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(0);
-    // Lightbox opens on click and closes with Escape.
-    await thumb.click();
-    await widget(guest.page, '.lightbox img').waitFor();
-    // Focus is already on the lightbox's close button, so Escape closes the lightbox and not the panel behind it.
-    expect(await guest.page.evaluate(() => document.querySelector('reusable-chat')!.shadowRoot!.activeElement?.getAttribute('aria-label'))).toBe('Close image');
-    await guest.page.keyboard.press('Escape');
-    await widget(guest.page, '.lightbox').waitFor({ state: 'detached' });
-    expect(await widget(guest.page, '.panel').count()).toBe(1);
+    await widget(guest.page, '[data-testid=bubble]').first().waitFor();
 
     // axe-core in the open widget: no serious or critical violations (WCAG 2.1 AA rules), light and dark.
     const require = createRequire(import.meta.url);
@@ -391,5 +408,176 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
     const box = await widget(phone.page, '.panel').boundingBox();
     expect(box).toEqual({ x: 0, y: 0, width: 375, height: 667 });
     await phone.context.close();
+  }, 90_000);
+
+  it('takes its look from the page under a strict CSP: preset, accent, position, CSS custom properties, ::part, no "Powered by"', async () => {
+    const apiOrigin = world.apiOrigin;
+    // The page's own stylesheet (style-src 'self': no inline style needed for any of this).
+    world.host.pages.set('/theme.css', {
+      contentType: 'text/css',
+      html: [
+        'reusable-chat { --rc-font: Georgia, serif; --rc-radius: 3px; }',
+        'reusable-chat::part(header) { background: rgb(10, 20, 30); }',
+        'reusable-chat::part(launcher) { border: 4px solid rgb(1, 2, 3); }',
+      ].join('\n'),
+    });
+    world.host.pages.set('/themed', {
+      csp: strictCsp(apiOrigin),
+      html: hostPageHtml({
+        apiOrigin,
+        body: '<link rel="stylesheet" href="/theme.css">',
+        element: `<reusable-chat public-key="${world.publicKey.key}" user-id="${guestId}" user-hash="${userHash(world.tenant.identitySecret, guestId)}" preset="forest" position="left" powered-by="false"></reusable-chat>`,
+      }),
+    });
+    const themed = await openPage('/themed');
+    const css = (selector: string, property: string) => widget(themed.page, selector).evaluate((el, p) => getComputedStyle(el).getPropertyValue(p), property);
+    // The "forest" preset's accent; the page's border on ::part(launcher) and background on ::part(header).
+    expect(await css('.launcher', 'background-color')).toBe('rgb(21, 128, 61)');
+    expect(await css('.launcher', 'border-top')).toBe('4px solid rgb(1, 2, 3)');
+    expect(await css('.header', 'background-color')).toBe('rgb(10, 20, 30)');
+    // The page's custom properties win over the preset's (--rc-radius is 12px in "forest").
+    expect(await css('.panel', 'border-top-left-radius')).toBe('3px');
+    expect(await css('.panel', 'font-family')).toContain('Georgia');
+    // position="left": launcher and panel sit at the left edge.
+    expect((await widget(themed.page, '.launcher').boundingBox())!.x).toBeLessThan(100);
+    expect((await widget(themed.page, '.panel').boundingBox())!.x).toBeLessThan(100);
+    expect(await widget(themed.page, '.powered').count()).toBe(0);
+
+    // An accent attribute beats the preset and the page's CSS, live.
+    await themed.page.evaluate(() => document.querySelector('reusable-chat')!.setAttribute('accent', '#b91c1c'));
+    await expect.poll(() => css('.launcher', 'background-color')).toBe('rgb(185, 28, 28)');
+    // Without it, the page's --rc-accent (added through the CSSOM: no inline style) beats the preset.
+    await themed.page.evaluate(() => {
+      document.styleSheets[0]!.insertRule('reusable-chat { --rc-accent: rgb(120, 0, 90); }', 0);
+      document.querySelector('reusable-chat')!.removeAttribute('accent');
+    });
+    await expect.poll(() => css('.launcher', 'background-color')).toBe('rgb(120, 0, 90)');
+    expect(themed.probe.cspViolations).toEqual([]);
+    expect(themed.probe.errors).toEqual([]);
+    await themed.context.close();
+  }, 60_000);
+
+  it('works from the keyboard alone: Tab to the launcher, Enter opens a conversation, Enter sends, Escape closes', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const probe = await probePage(context, page);
+    await page.goto(`${world.host.origin}/guest`);
+    const active = () =>
+      page.evaluate(() => {
+        const el = document.querySelector('reusable-chat')!.shadowRoot!.activeElement;
+        return el ? `${el.tagName.toLowerCase()}.${el.className}` : null;
+      });
+    // Tab as soon as the loader's launcher is there: the app mounting (at idle) must keep the focus on it.
+    await widget(page, '.launcher').waitFor();
+    await page.keyboard.press('Tab');
+    await expect.poll(() => rcEvents(page), { timeout: 20_000 }).toContain('rc-ready');
+    expect(await active()).toBe('button.launcher');
+    // "Powered by" is on by default, and the floating launcher sits at the right.
+    expect((await widget(page, '.launcher').boundingBox())!.x).toBeGreaterThan(1000);
+    await page.keyboard.press('Enter');
+    await widget(page, '.panel').waitFor();
+    expect(await widget(page, '.powered a').textContent()).toBe('Powered by Reusable Chat');
+    // Focus moved to the first conversation in the list; Enter opens it and focus lands in the composer.
+    expect(await active()).toBe('button.conv');
+    await page.keyboard.press('Enter');
+    await widget(page, 'textarea').waitFor();
+    expect(await active()).toBe('textarea.');
+    await page.keyboard.type('Typed with the keyboard only');
+    await page.keyboard.press('Enter');
+    await widget(page, '.row.mine[data-state=sent], .row.mine[data-state=read]').filter({ hasText: 'Typed with the keyboard only' }).waitFor({ timeout: 10_000 });
+    // Shift+Enter is a new line, not a send.
+    await page.keyboard.type('line one');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('line two');
+    expect(await widget(page, 'textarea').inputValue()).toBe('line one\nline two');
+    await page.keyboard.press('Escape');
+    await widget(page, '.panel').waitFor({ state: 'detached' });
+    expect(await active()).toBe('button.launcher');
+    expect(probe.errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
+  it('attaches by paste and by drag-and-drop, separates days, groups a sender’s bubbles, and retries a refused send once', async () => {
+    const c = await consumer.createConversation({
+      widget: 'guest-host',
+      subject: 'listing:77',
+      participants: [
+        { external_id: guestId, role: 'guest' },
+        { external_id: hostId, role: 'host' },
+      ],
+    });
+    const old = await consumer.sendMessage(c.id, { content: 'Three days ago', sender_external_id: hostId });
+    await consumer.sendMessage(c.id, { content: 'Today, first', sender_external_id: hostId });
+    await consumer.sendMessage(c.id, { content: 'Today, second', sender_external_id: hostId });
+    await consumer.sendMessage(c.id, { content: 'Today, from Gina', sender_external_id: guestId });
+    await world.stack.db
+      .update(schema.messages)
+      .set({ createdAt: new Date(Date.now() - 3 * 86_400_000) })
+      .where(eq(schema.messages.id, old.id));
+
+    const guest = await openPage('/guest');
+    await widget(guest.page, `.conv[data-conversation-id="${c.id}"]`).click();
+    await widget(guest.page, '[data-testid=bubble]').filter({ hasText: 'Today, from Gina' }).waitFor();
+    const days = await widget(guest.page, '.thread .day').allTextContents();
+    expect(days).toHaveLength(2);
+    expect(days[0]).not.toMatch(/^(Today|Yesterday)$/);
+    expect(days[1]).toBe('Today');
+    // One name and avatar per run of bubbles from the same sender.
+    const row = (text: string) => widget(guest.page, '.row').filter({ hasText: text });
+    expect(await row('Today, first').getAttribute('class')).toContain('first');
+    expect(await row('Today, first').locator('.sender').textContent()).toBe('Hannah Host');
+    expect(await row('Today, second').getAttribute('class')).not.toContain('first');
+    expect(await row('Today, second').locator('.sender').count()).toBe(0);
+    expect(await row('Today, from Gina').getAttribute('class')).toContain('first');
+
+    // A pasted image and a dropped one (the events a browser fires for a paste and a drop of files).
+    const png = [...(await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 60, b: 60 } } }).png().toBuffer())];
+    await widget(guest.page, 'textarea').evaluate((el, bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }));
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, png);
+    await widget(guest.page, '.composer').evaluate((el, bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, png);
+    await expect.poll(() => widget(guest.page, '[data-testid=upload-preview][data-state=done]').count(), { timeout: 15_000 }).toBe(2);
+    expect(await widget(guest.page, '[data-testid=upload-preview] .name').allTextContents()).toEqual(['pasted.png', 'dropped.png']);
+    await widget(guest.page, 'textarea').fill('Two pictures');
+    await widget(guest.page, 'textarea').press('Enter');
+    const thumbs = row('Two pictures').locator('[data-testid=attachment-thumb]');
+    await expect.poll(() => thumbs.count(), { timeout: 10_000 }).toBe(2);
+    expect(await thumbs.evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).alt))).toEqual(['pasted.png', 'dropped.png']);
+
+    // The server refuses one send (not retryable): the bubble says so and offers Retry; Retry sends it once.
+    let refused = 0;
+    await guest.page.route(
+      (url) => url.href.startsWith(world.apiOrigin) && url.pathname.endsWith(`/conversations/${c.id}/messages`),
+      async (route) => {
+        if (route.request().method() !== 'POST' || refused > 0) return route.fallback();
+        refused += 1;
+        await route.fulfill({
+          status: 422,
+          contentType: 'application/json',
+          headers: { 'access-control-allow-origin': world.host.origin },
+          body: JSON.stringify({ error: { code: 'validation_failed', message: 'Refused by the test' } }),
+        });
+      },
+    );
+    await widget(guest.page, 'textarea').fill('Refused once, then sent');
+    await widget(guest.page, 'textarea').press('Enter');
+    const failed = widget(guest.page, '.row.mine[data-state=failed]').filter({ hasText: 'Refused once, then sent' });
+    await failed.waitFor({ timeout: 10_000 });
+    expect(await failed.locator('.failed').textContent()).toBe('Not sent');
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await widget(guest.page, '.row.mine[data-state=sent], .row.mine[data-state=read]').filter({ hasText: 'Refused once, then sent' }).waitFor({ timeout: 10_000 });
+    expect(refused).toBe(1);
+    const stored = await consumer.listMessages(c.id, { limit: 50 });
+    expect(stored.data.filter((m) => m.content === 'Refused once, then sent')).toHaveLength(1);
+    expect(await widget(guest.page, '[data-testid=bubble]').filter({ hasText: 'Refused once, then sent' }).count()).toBe(1);
+    expect(guest.probe.errors).toEqual([]);
+    await guest.context.close();
   }, 90_000);
 });

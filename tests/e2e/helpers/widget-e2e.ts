@@ -59,6 +59,8 @@ export function userHash(secret: string, externalId: string): string {
 export interface HostPage {
   html: string;
   csp?: string;
+  /** text/html by default; a stylesheet must be served as text/css (strict MIME checking). */
+  contentType?: string;
 }
 
 /** A tiny web server for host pages on its own origin (another port: a different origin than the API). */
@@ -74,7 +76,7 @@ export class HostServer {
         res.writeHead(404).end('not found');
         return;
       }
-      const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
+      const headers: Record<string, string> = { 'content-type': page.contentType ?? 'text/html; charset=utf-8', 'cache-control': 'no-store' };
       if (page.csp) headers['content-security-policy'] = page.csp;
       res.writeHead(200, headers).end(page.html);
     });

@@ -22,13 +22,19 @@ function dispatch(host: HTMLElement, name: string, detail: unknown): void {
   host.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
 }
 
-/** Theme through CSSOM property sets and attributes only — never style strings (strict CSP). */
-function applyTheme(host: HTMLElement, config: WidgetConfig, init: EmbedInitJson | null): void {
+/**
+ * Theme through CSSOM only — never style strings from data (strict CSP). The preset goes into a `:host` rule of
+ * the shadow root's own sheet, which the host page's CSS overrides (`reusable-chat { --rc-accent: … }` wins, as
+ * documented); an explicit `accent` (attribute or init) is set on the element itself and wins over both.
+ */
+function applyTheme(host: HTMLElement, presetSheet: CSSStyleSheet, config: WidgetConfig, init: EmbedInitJson | null): void {
   const theme = (init?.theme ?? {}) as Record<string, unknown>;
   const preset = PRESETS[config.preset ?? (typeof theme.preset === 'string' ? theme.preset : 'default')] ?? PRESETS.default!;
-  for (const [k, v] of Object.entries(preset)) host.style.setProperty(k, v);
+  // Keys and values are this bundle's constants (PRESETS), not page or server data.
+  presetSheet.replaceSync(`:host{${Object.entries(preset).map(([k, v]) => `${k}:${v}`).join(';')}}`);
   const accent = config.accent ?? (typeof theme.accent_color === 'string' ? theme.accent_color : typeof theme.accent === 'string' ? theme.accent : undefined);
   if (accent && CSS.supports('color', accent)) host.style.setProperty('--rc-accent', accent);
+  else host.style.removeProperty('--rc-accent');
   const mode = config.theme ?? (theme.mode === 'dark' || theme.mode === 'light' ? theme.mode : 'light');
   const dark = mode === 'dark' || (mode === 'auto' && matchMedia('(prefers-color-scheme: dark)').matches);
   host.setAttribute('data-theme', dark ? 'dark' : 'light');
@@ -45,11 +51,13 @@ interface Mounted {
 }
 
 async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, mode: 'floating' | 'inline', conversationId: string | null): Promise<WidgetController> {
-  root.adoptedStyleSheets = [widgetSheet()];
+  // After the shared sheet: its `:host` rule overrides the defaults there (same specificity, later sheet).
+  const presetSheet = new CSSStyleSheet();
+  root.adoptedStyleSheets = [widgetSheet(), presetSheet];
   host.classList.add(mode === 'floating' ? 'rc-floating' : 'rc-inline');
   let currentConfig = config;
   const { client, init } = await connectClient(config);
-  applyTheme(host, config, init);
+  applyTheme(host, presetSheet, config, init);
   const presence = new PresenceTracker(client);
   // The page knows its own configuration's switch (SPEC §6 policies.presence); for other configurations, and
   // for token sessions without an embed init, the server's channel authorization decides.
@@ -80,7 +88,9 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
 
   const container = document.createElement('div');
   container.className = 'rc-root';
-  // Replace the loader's launcher with the app's own (same look, now with the badge).
+  // Replace the loader's launcher with the app's own (same look, now with the badge). A keyboard user may have
+  // focused the loader's launcher while the app loaded (identified users mount at idle): keep the focus there.
+  const launcherHadFocus = root.activeElement?.classList.contains('launcher') === true;
   root.replaceChildren(container);
 
   function Root() {
@@ -110,6 +120,7 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
     );
   }
   render(<Root />, container);
+  if (launcherHadFocus) root.querySelector<HTMLElement>('.launcher')?.focus();
   dispatch(host, 'rc-ready', { user_id: client.me?.id ?? null, unread_total: client.unreadTotal });
   if (client.unreadTotal > 0) dispatch(host, 'rc-unread', { total: client.unreadTotal });
 
@@ -142,7 +153,7 @@ async function mount(host: HTMLElement, root: ShadowRoot, config: WidgetConfig, 
     },
     configure(next: WidgetConfig) {
       currentConfig = next;
-      applyTheme(host, next, init);
+      applyTheme(host, presetSheet, next, init);
       rerender();
     },
     destroy() {

@@ -1,7 +1,7 @@
 /**
  * The widget's CSS, adopted as a constructable stylesheet into its shadow root: isolated from the host page
  * and allowed under a CSP without 'unsafe-inline' (no <style> element, no style attributes from strings).
- * Theme hooks: CSS custom properties (--rc-*) on the host element and ::part() names.
+ * Theme hooks: CSS custom properties (--rc-*) set on the host element by the page's CSS, and ::part() names.
  */
 export const PRESETS: Record<string, Record<string, string>> = {
   default: { '--rc-accent': '#4f46e5', '--rc-radius': '16px' },
