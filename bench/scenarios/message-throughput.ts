@@ -86,8 +86,21 @@ export async function benchMessageThroughput(postgresUrl: string | undefined): P
     const h = await startWidgetHarness('postgres', postgresUrl);
     try {
       await closedLoop(h, WARMUP_S);
+      const load0 = process.cpuUsage();
       const r = await closedLoop(h, SATURATION_S);
-      console.log(JSON.stringify({ perSecond: Math.round(r.perSecond), server: r.serverCpuUsPerMessage, pg: r.postgresCpuUsPerMessage, p50: r.deliver.p50Ms, p99: r.deliver.p99Ms, lost: r.lost, failed: r.failed }));
+      const load = process.cpuUsage(load0);
+      console.log(
+        JSON.stringify({
+          perSecond: Math.round(r.perSecond),
+          server: r.serverCpuUsPerMessage,
+          pg: r.postgresCpuUsPerMessage,
+          loadGenerator: Math.round((load.user + load.system) / Math.max(1, r.delivered)),
+          p50: r.deliver.p50Ms,
+          p99: r.deliver.p99Ms,
+          lost: r.lost,
+          failed: r.failed,
+        }),
+      );
     } finally {
       await h.close();
     }
