@@ -82,10 +82,16 @@ interface RunResult {
 export async function benchMessageThroughput(postgresUrl: string | undefined): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   if (process.env.BENCH_POSTS_QUICK && postgresUrl) {
-    // For work on the send path: only the PostgreSQL closed loop, printed as one line (no table, no baseline).
+    // For work on the send path: only the PostgreSQL closed loop (or, with `paced`, the paced run at the target
+    // rate), printed as one line (no table, no baseline).
     const h = await startWidgetHarness('postgres', postgresUrl);
     try {
       await closedLoop(h, WARMUP_S);
+      if (process.env.BENCH_POSTS_QUICK === 'paced') {
+        const r = await openLoop(h, PACED_TARGET_PER_S, PACED_S);
+        console.log(JSON.stringify({ paced: PACED_TARGET_PER_S, perSecond: Math.round(r.perSecond), deliver: r.deliver, answer: r.answer, lost: r.lost, failed: r.failed }));
+        return rows;
+      }
       const load0 = process.cpuUsage();
       const r = await closedLoop(h, SATURATION_S);
       const load = process.cpuUsage(load0);
