@@ -2,14 +2,18 @@
  * Scale targets of issue 3, measured with the server(s) and the load generators in separate processes
  * (a process holds at most ~20 000 open files): children/load.child.ts processes of ≤ 5 000 sockets each.
  *   - one node: ≥ 19 000 idle subscribed sockets, server RSS per socket; 10 000 subscribes to one channel;
- *   - restart: the node is stopped (4200 to every client) and started again on the same port; clients reconnect
- *     with full-jitter back-off, resubscribe and fetch their gap over HTTP; every client must end on the last seq;
+ *   - restart: the node is stopped (4200 to every client) and started again on the same port the way production
+ *     starts it (production-node.ts: the built bundle, NODE_ENV=production, an existing database); clients reconnect
+ *     with pusher-js's own timers (or full-jitter back-off, BENCH_REALTIME_RECONNECT=jitter), resubscribe and fetch
+ *     their gap over HTTP; every client must end on the last seq. Timed from the stop and from the new node's ready;
+ *     BENCH_REALTIME_ONLY_RESTART runs just this (with the clients it needs) and skips everything else;
  *   - three nodes sharing Redis: as many sockets as the box allows toward 50 000, one broadcast reaching all.
  * Every phase is bounded (≤ ~90 s) and every child is stopped in `finally`, killed if it does not exit.
  */
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
+import { ensureServerBundle, prepareProductionDatabase, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
 
 interface Child {
   readonly port: number;
@@ -29,8 +33,14 @@ export interface ScaleResult {
   restart?: {
     clients: number; downMs: number; recoveredMsFromStop: number; recoveredMsFromReady: number; recovered: number; caughtUp: number; finalSeq: number;
     gapFetchesWhileConnected: number; withinMs: number;
-    /** CPU seconds spent from the new node's ready to the last client's recovery: the server's, and the load generators'. */
+    /** CPU seconds from just before the first client recovered to the last recovery: the server's, and the load generators'. */
     serverCpuS?: number; loadCpuS?: number; eventsPerS?: number; backoffCapMs?: number;
+    /** How the restarted node was started, how long the old one took to stop, and the clients' reconnect model. */
+    startedWith?: string; stopMs?: number; reconnect?: string;
+    /** From the first client's recovery to the last one's: how long the server took to absorb the returning wave. */
+    firstToLastRecoveryMs?: number;
+    /** Server CPU from ready to the last recovery divided by the returning clients. */
+    serverCpuUsPerReturningClient?: number;
   };
   cluster?: { target: number; held: number; failed: number; connectMs: number; broadcastReached: number; rssMbPerNode: number[]; note?: string };
   errors: string[];
@@ -55,7 +65,18 @@ const SINGLE_NODE_TARGET = Number(process.env.BENCH_REALTIME_SCALE_TARGET ?? 19_
  * clients are resubscribing, which is what "nothing lost" needs.
  */
 const STORM_EVENTS_PER_S = Number(process.env.BENCH_REALTIME_STORM_EVENTS_PER_S ?? 2);
-const BACKOFF = { baseMs: 200, capMs: Number(process.env.BENCH_REALTIME_BACKOFF_CAP_MS ?? 2_000) };
+/**
+ * How clients come back (BENCH_REALTIME_RECONNECT):
+ *   - `pusher-js` (default): pusher-js 8.6's own timers, as measured against it (raw-load.child.ts has the details):
+ *     a socket closed with 4200 reconnects at once; a connect that fails (node down, 503 while it shuts down) is
+ *     retried when that attempt's timeout runs out — 15 s, then 30 s, then 60 s.
+ *   - `jitter`: full-jitter exponential back-off, base 200 ms, cap BENCH_REALTIME_BACKOFF_CAP_MS (2 s) — a client
+ *     with its own reconnect loop; what the server can absorb when clients return as soon as it is back.
+ */
+const RECONNECT = process.env.BENCH_REALTIME_RECONNECT === 'jitter' ? 'jitter' : 'pusher-js';
+const BACKOFF = { mode: RECONNECT, baseMs: 200, capMs: Number(process.env.BENCH_REALTIME_BACKOFF_CAP_MS ?? 2_000) };
+/** BENCH_REALTIME_ONLY_RESTART: connect the single node's clients, restart it, stop (no memory/subscribe figures, no cluster). */
+const ONLY_RESTART = Boolean(process.env.BENCH_REALTIME_ONLY_RESTART);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** BENCH_REALTIME_SKIP_RESTART: the single-node figures only (iteration on connect cost and memory). */
@@ -93,8 +114,14 @@ function startHistory(): Promise<{ url: string; append(): number; latest(): numb
 }
 
 interface LoadStatus {
-  open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; gapFetches: number; reconnects: number; cpuUs: number;
+  open: number; streaming: number; pendingRecovery: number; lastSeqMin: number; lastSeqMax: number; recoveredAtMax: number; recoveredAtMin?: number; gapFetches: number; reconnects: number; cpuUs: number;
   waiting?: number; connecting?: number; upgradedNotStreaming?: number;
+}
+
+/** The earlier of two times where 0 (or absent) means "none yet". */
+function earliest(a: number | undefined, b: number | undefined): number {
+  const m = Math.min(a || Infinity, b || Infinity);
+  return Number.isFinite(m) ? m : 0;
 }
 
 async function statusOf(loads: Child[]): Promise<LoadStatus> {
@@ -106,6 +133,7 @@ async function statusOf(loads: Child[]): Promise<LoadStatus> {
     lastSeqMin: Math.min(a.lastSeqMin, s.lastSeqMin),
     lastSeqMax: Math.max(a.lastSeqMax, s.lastSeqMax),
     recoveredAtMax: Math.max(a.recoveredAtMax, s.recoveredAtMax),
+    recoveredAtMin: earliest(a.recoveredAtMin, s.recoveredAtMin),
     gapFetches: a.gapFetches + s.gapFetches,
     reconnects: a.reconnects + s.reconnects,
     cpuUs: a.cpuUs + (s.cpuUs ?? 0),
@@ -158,14 +186,25 @@ async function stopAll(children: Child[]): Promise<void> {
   children.length = 0;
 }
 
-export async function runScaleBench(startChild: StartChild, dataDir: string, log: (m: string) => void): Promise<ScaleResult> {
+export async function runScaleBench(
+  startChild: StartChild,
+  dataDir: string,
+  log: (m: string) => void,
+  options: { postgresUrl?: string } = {},
+): Promise<ScaleResult> {
   const result: ScaleResult = { errors: [] };
   const started: Child[] = [];
   const history = await startHistory();
+  let productionNode: ProductionNode | undefined;
+  let productionDb: ProductionDatabase | undefined;
   try {
+    const withRestart = !process.env.BENCH_REALTIME_SKIP_RESTART;
+    // Before anything is timed: the bundle the restarted node runs, and the database it finds, as after a deploy.
+    const main = withRestart ? await ensureServerBundle() : '';
+    if (withRestart) productionDb = await prepareProductionDatabase(options.postgresUrl);
     // ── one node: hold, memory, subscribe speed, restart storm ──
     const target = SINGLE_NODE_TARGET;
-    let server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0' }));
+    const server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0' }));
     started.push(server);
     const port = server.port;
     const url = `ws://127.0.0.1:${port}`;
@@ -174,10 +213,10 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
     log(`scale: ${held} held (${failed} failed) in ${Math.round(ms)} ms`);
     await sleep(1_000);
     const after = await server.request<{ rssBytes: number; cpuUs: number }>({ type: 'usage' }, 'usage');
-    const subscribeCount = 10_000;
+    const subscribeCount = ONLY_RESTART ? 0 : 10_000;
     const perLoad = Math.ceil(subscribeCount / loads.length);
     const t0 = performance.now();
-    const subs = await within(60_000, 'subscribe', Promise.all(loads.map((l) => l.request<{ ok: number }>({ type: 'subscribe', channel: 'private-hot', count: perLoad }, 'subscribed'))));
+    const subs = ONLY_RESTART ? [] : await within(60_000, 'subscribe', Promise.all(loads.map((l) => l.request<{ ok: number }>({ type: 'subscribe', channel: 'private-hot', count: perLoad }, 'subscribed'))));
     const subscribeMs = performance.now() - t0;
     result.singleNode = {
       target, held, failed, connectMs: Math.round(ms),
@@ -187,73 +226,97 @@ export async function runScaleBench(startChild: StartChild, dataDir: string, log
     };
     log(`scale: single node ${JSON.stringify(result.singleNode)}`);
 
-    if (process.env.BENCH_REALTIME_SKIP_RESTART) throw new SkipRestart();
-    // Restart storm: a seq stream is published throughout (history is the source of truth, as in the product).
-    const publish = async (s: Child) => {
+    if (!withRestart) throw new SkipRestart();
+    // Restart storm: a seq stream is published throughout (history is the source of truth, as in the product):
+    // into the first node (a bench child) over its IPC, into the restarted production node over the Pusher HTTP API.
+    const app = { id: 'bench-app', key: APP.key, secret: APP.secret };
+    const publishTo = (node: { trigger(channel: string, event: string, data: string): Promise<void> }) => async () => {
       const seq = history.append();
-      await s.request({ type: 'publish', channel: STREAM, event: 'seq', data: JSON.stringify({ seq }), count: 1 }, 'published');
+      await node.trigger(STREAM, 'seq', JSON.stringify({ seq }));
     };
-    for (let i = 0; i < 5; i++) await publish(server);
+    const firstNode = {
+      trigger: (channel: string, event: string, data: string) => server.request({ type: 'publish', channel, event, data, count: 1 }, 'published').then(() => undefined),
+    };
+    let publish = publishTo(firstNode);
+    for (let i = 0; i < 5; i++) await publish();
     await sleep(500);
     let publishing = true;
-    let live: Child | null = server;
+    let live = true;
     const ticker = (async () => {
       while (publishing) {
-        if (live) await publish(live).catch(() => undefined);
+        if (live) await publish().catch(() => undefined);
         else history.append(); // published while the node is down: only the history has it
         await sleep(1_000 / STORM_EVENTS_PER_S);
       }
     })();
     const stopAt = Date.now();
-    live = null;
-    await server.stop();
-    log(`scale: node stopped after ${Date.now() - stopAt} ms`);
+    live = false;
+    // Stopped = closed and disposed, as a production process is when it exits (its port is free by then); the
+    // child then still removes its copy of the test database, which is no part of a production stop, and exits.
+    const exited = new Promise<void>((resolve) => server.process.once('exit', () => resolve()));
+    await within(30_000, 'stop', server.request({ type: 'stop' }, 'stopped'));
+    const stoppedAt = Date.now();
+    log(`scale: node stopped after ${stoppedAt - stopAt} ms`);
     started.splice(started.indexOf(server), 1);
-    server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: String(port) }));
-    started.push(server);
-    const readyAt = Date.now();
-    live = server;
-    const [serverCpu0, loadCpu0] = await Promise.all([server.request<{ cpuUs: number }>({ type: 'usage' }, 'usage'), statusOf(loads)]);
+    // The restarted node is the production bundle on a database that exists (not the bench child above).
+    productionNode = await startProductionNode(main, { ...serverEnv(dataDir, { PORT: String(port) }), ...productionDb!.env }, app);
+    const readyAt = productionNode.readyAt;
+    publish = publishTo(productionNode);
+    live = true;
+    // CPU is counted from the last sample before the first client recovered: with pusher-js's timers the node idles
+    // for seconds before the wave arrives, and that idle time is no client's cost.
+    let [serverCpu0, loadCpu0] = [productionNode.cpuUs(), await statusOf(loads)];
     const clients = held;
-    // Bounded: stop + start + 40 s + the 10 s settle keeps the restart scenario near 90 s.
-    const deadline = Date.now() + 40_000;
-    let status = await statusOf(loads);
+    // Bounded: stop + start + 60 s (pusher-js's second retry comes 45 s after the stop) + the 10 s settle.
+    const deadline = Date.now() + 60_000;
+    let status = loadCpu0;
     while (Date.now() < deadline && (status.pendingRecovery > 0 || status.streaming < clients)) {
       await sleep(250);
+      const cpu = productionNode.cpuUs();
       status = await statusOf(loads);
+      if (!status.recoveredAtMin) [serverCpu0, loadCpu0] = [cpu, status];
       log(`scale: restart +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
     }
-    const [serverCpu1, loadCpu1] = await Promise.all([server.request<{ cpuUs: number }>({ type: 'usage' }, 'usage'), statusOf(loads)]);
+    const [serverCpu1, loadCpu1] = [productionNode.cpuUs(), await statusOf(loads)];
+    await within(30_000, 'old node exit', exited);
     publishing = false;
     await ticker;
     // A last few events through the live node; then every client must end on the final seq with no hole.
-    for (let i = 0; i < 3; i++) await publish(server);
+    for (let i = 0; i < 3; i++) await publish();
     const finalSeq = history.latest();
     const settleBy = Date.now() + 10_000;
     while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
     result.restart = {
       clients,
       downMs: readyAt - stopAt,
+      stopMs: stoppedAt - stopAt,
       recoveredMsFromStop: status.recoveredAtMax - stopAt,
       recoveredMsFromReady: status.recoveredAtMax - readyAt,
+      firstToLastRecoveryMs: status.recoveredAtMax - (status.recoveredAtMin ?? 0),
       recovered: status.streaming,
       caughtUp: status.lastSeqMin === finalSeq ? status.streaming : 0,
       finalSeq,
       gapFetchesWhileConnected: status.gapFetches,
       withinMs: 10_000,
-      serverCpuS: Math.round((serverCpu1.cpuUs - serverCpu0.cpuUs) / 10_000) / 100,
+      serverCpuS: Math.round((serverCpu1 - serverCpu0) / 10_000) / 100,
+      serverCpuUsPerReturningClient: Math.round((serverCpu1 - serverCpu0) / Math.max(1, clients)),
       loadCpuS: Math.round((loadCpu1.cpuUs - loadCpu0.cpuUs) / 10_000) / 100,
       eventsPerS: STORM_EVENTS_PER_S,
       backoffCapMs: BACKOFF.capMs,
+      reconnect: RECONNECT === 'jitter' ? `full jitter, base ${BACKOFF.baseMs} ms, cap ${BACKOFF.capMs} ms` : 'pusher-js 8.6 timers (4200: at once; failed connect: 15 s, 30 s, 60 s)',
+      startedWith: `node apps/server/dist/main.js (NODE_ENV=production, all roles, ${productionDb!.label})`,
     };
     log(`scale: restart ${JSON.stringify(result.restart)} lastSeqMin=${status.lastSeqMin}`);
     await stopAll(started);
   } catch (err) {
     if (!(err instanceof SkipRestart)) result.errors.push(`single node: ${err instanceof Error ? err.message : String(err)}`);
     await stopAll(started);
+  } finally {
+    await productionNode?.stop().catch(() => productionNode?.process.kill('SIGKILL'));
+    await productionDb?.drop().catch(() => undefined);
   }
 
-  if (process.env.BENCH_REALTIME_SKIP_CLUSTER) {
+  if (process.env.BENCH_REALTIME_SKIP_CLUSTER || ONLY_RESTART) {
     await history.close();
     return result;
   }

@@ -5,7 +5,7 @@
  *   ← {type:'publish', channel, event, data, count}   → {type:'published'}   (broadcast `count` events, back to back)
  *   ← {type:'usage'}                                   → {type:'usage', cpuUs, rssBytes}   (after a GC)
  *   ← {type:'snapshot', file}                          → {type:'snapshot', file}   (v8 heap snapshot)
- *   ← {type:'stop'}                                    exits
+ *   ← {type:'stop'}                                    exits (ours says {type:'stopped'} once it would have exited in production)
  */
 import { writeHeapSnapshot } from 'node:v8';
 

@@ -25,9 +25,31 @@ interface ConnectCommand {
   historyUrl: string;
   localAddress?: string;
   app: { key: string; secret: string };
-  /** Full-jitter back-off of reconnects (defaults: 200 ms base, 4 s cap — pusher-js-like). */
-  backoff?: { baseMs: number; capMs: number };
+  /** How a client reconnects: pusher-js's own timers (the default), or full-jitter back-off (base, cap). */
+  backoff?: Backoff;
   concurrency?: number;
+}
+
+interface Backoff {
+  mode: 'pusher-js' | 'jitter';
+  baseMs: number;
+  capMs: number;
+}
+
+/*
+ * pusher-js 8.6's reconnect timers, measured against the library (Node, ws transport, a server that closes with 4200
+ * and stays down) and read in its source (connection_manager.ts, default_strategy.ts, sequential_strategy.ts):
+ *   - an open connection closed with 4200-4299 → `retryIn(0)`: a new connect at once;
+ *     4100-4199 → `retryIn(1000)`; closed without a Pusher code → `retryIn(1000)`;
+ *   - a connect attempt that fails (refused, reset, an HTTP answer instead of 101) is not retried when it fails: the
+ *     ws loop waits for that attempt's timeout, 15 s, then tries again with the timeout doubled (30 s, then 60 s).
+ * So a client whose immediate retry finds the node still down comes back 15 s after that retry, whatever the
+ * server does. No jitter: a fleet that got its 4200 within the same second returns within the same second.
+ */
+const PUSHER_JS_TIMEOUT_MS = 15_000;
+const PUSHER_JS_TIMEOUT_LIMIT_MS = 60_000;
+function pusherJsAttemptTimeout(failures: number): number {
+  return Math.min(PUSHER_JS_TIMEOUT_MS * 2 ** failures, PUSHER_JS_TIMEOUT_LIMIT_MS);
 }
 
 class Client {
@@ -38,6 +60,11 @@ class Client {
   streaming = false;
   lastSeq = -1;
   attempt = 0;
+  /** pusher-js model: failed connect attempts since the last established connection, when this one began, how it closed. */
+  failures = 0;
+  attemptAt = 0;
+  established = false;
+  closeCode = 0;
   fetching = false;
   needsRecovery = false;
   /** Date.now() when the client last finished resubscribing and fetching its gap after a reconnect. */
@@ -70,7 +97,7 @@ function sourcePort(client: Client): number {
 }
 
 let config: ConnectCommand;
-let backoff = { baseMs: 200, capMs: 4_000 };
+let backoff: Backoff = { mode: 'pusher-js', baseMs: 200, capMs: 2_000 };
 const clients: Client[] = [];
 let stopping = false;
 let gapFetches = 0;
@@ -133,7 +160,9 @@ function onText(client: Client, text: string): void {
     case 'pusher:connection_established':
       client.socketId = (JSON.parse(frame.data!) as { socket_id: string }).socket_id;
       client.isOpen = true;
+      client.established = true;
       client.attempt = 0;
+      client.failures = 0;
       send(client, subscribeFrame(client, config.channel));
       return;
     case 'pusher_internal:subscription_succeeded':
@@ -191,6 +220,7 @@ function onData(client: Client, chunk: Buffer): void {
     if (opcode === 1) onText(client, payload.toString('utf8'));
     else if (opcode === 8) {
       // The server closes (4200 at shutdown): drop the TCP connection; 'close' schedules the reconnect.
+      if (payload.length >= 2) client.closeCode = payload.readUInt16BE(0);
       client.socket?.destroy();
       return;
     } else if (opcode === 9) client.socket?.write(Buffer.from([0x8a, 0x80, 0, 0, 0, 0]));
@@ -201,6 +231,9 @@ function onData(client: Client, chunk: Buffer): void {
 function open(client: Client): void {
   client.isUpgraded = false;
   client.pending = null;
+  client.established = false;
+  client.closeCode = 0;
+  client.attemptAt = Date.now();
   const socket = net.connect({
     host: client.host,
     port: client.port,
@@ -211,8 +244,9 @@ function open(client: Client): void {
   // A TCP connect that has not completed in 3 s is a SYN the server's full accept queue dropped: the kernel would
   // retry it after 1, 3, 7, 15, 31 s, so a client could sit out half a minute of a storm. Browsers and mobile
   // clients give up on a stuck connect too. Only the TCP phase is timed: once the server has the connection,
-  // abandoning it would throw away work the server already did.
-  const connectTimer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
+  // abandoning it would throw away work the server already did. pusher-js has no such TCP timeout: its attempt
+  // timeout (15 s, 30 s, 60 s) bounds the whole attempt, and the kernel retransmits a dropped SYN meanwhile.
+  const connectTimer = setTimeout(() => socket.destroy(), backoff.mode === 'pusher-js' ? pusherJsAttemptTimeout(client.failures) : CONNECT_TIMEOUT_MS);
   socket.on('connect', () => {
     clearTimeout(connectTimer);
     socket.write(
@@ -236,6 +270,20 @@ function open(client: Client): void {
 function scheduleReconnect(client: Client): void {
   reconnects += 1;
   client.needsRecovery = true;
+  if (backoff.mode === 'pusher-js') {
+    let delay: number;
+    if (client.established) {
+      delay = client.closeCode >= 4200 && client.closeCode < 4300 ? 0 : 1_000;
+    } else {
+      // The attempt failed before connection_established: wait until its timeout runs out, then the next is longer.
+      delay = Math.max(0, client.attemptAt + pusherJsAttemptTimeout(client.failures) - Date.now());
+      client.failures += 1;
+    }
+    setTimeout(() => {
+      if (!stopping) open(client);
+    }, delay);
+    return;
+  }
   // Full jitter (AWS architecture blog): a storm of clients spreads over the whole window instead of in waves.
   const delay = Math.random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** client.attempt);
   client.attempt += 1;
@@ -315,6 +363,7 @@ function status(): void {
   let lastSeqMin = Infinity;
   let lastSeqMax = -Infinity;
   let recoveredAtMax = 0;
+  let recoveredAtMin = Infinity;
   let streaming = 0;
   let open = 0;
   let pendingRecovery = 0;
@@ -331,10 +380,11 @@ function status(): void {
     lastSeqMin = Math.min(lastSeqMin, c.lastSeq);
     lastSeqMax = Math.max(lastSeqMax, c.lastSeq);
     recoveredAtMax = Math.max(recoveredAtMax, c.recoveredAt);
+    if (c.recoveredAt > 0) recoveredAtMin = Math.min(recoveredAtMin, c.recoveredAt);
   }
   const cpu = process.cpuUsage();
   process.send!({
-    type: 'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs: cpu.user + cpu.system,
+    type: 'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, recoveredAtMin: Number.isFinite(recoveredAtMin) ? recoveredAtMin : 0, gapFetches, reconnects, cpuUs: cpu.user + cpu.system,
     // Where the clients that are not streaming are: in back-off, in TCP connect/upgrade, upgraded but not subscribed.
     waiting, connecting, upgradedNotStreaming,
   });
