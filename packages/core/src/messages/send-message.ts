@@ -325,9 +325,8 @@ const MAX_BATCH = 64;
  * conversation's row lock (gapless, F-20). If the batch fails (a concurrent duplicate client_id hitting
  * the unique index, a conversation deleted meanwhile…), nothing of it was stored and each send is retried
  * alone, so one bad send never fails the others and each gets its own answer (F-14).
- * Only one batch per handle at a time also means two batches of one process never lock the same
- * conversations in opposite orders; across processes a deadlock is detected by PostgreSQL and the sends
- * are retried alone.
+ * Batches lock their conversations in id order (see batchStatementFor), so batches of different processes
+ * or nodes that share conversations wait for each other instead of deadlocking.
  */
 class SendWriter {
   private readonly queue: PendingWrite[] = [];
@@ -452,11 +451,18 @@ function batchStatementFor(db: Executor): BatchStatement {
       original_content text, masked jsonb, client_id text, metadata jsonb, created_at timestamptz, payload jsonb, ord int)`);
   const counts = db.$with('counts', {}).as(sql`select workspace_id, conversation_id, count(*)::int as n, max(created_at) as last_at
       from input group by workspace_id, conversation_id`);
+  // The batch's conversations are row-locked in id order before they are bumped. Every batch statement (in any
+  // process or node) takes its locks in that one order, so two batches sharing conversations queue instead of
+  // deadlocking — an UPDATE … FROM alone locks in its join's order, which on a large table is the input's.
+  const locked = db.$with('locked', {}).as(sql`select conversations.id, counts.n, counts.last_at
+      from conversations join counts on conversations.workspace_id = counts.workspace_id and conversations.id = counts.conversation_id
+      order by conversations.id
+      for update of conversations`);
   const bumped = db.$with('bumped', {}).as(sql`update conversations
-      set last_seq = conversations.last_seq + counts.n, last_message_at = counts.last_at, updated_at = counts.last_at
-      from counts
-      where conversations.workspace_id = counts.workspace_id and conversations.id = counts.conversation_id
-      returning conversations.id, conversations.last_seq - counts.n as base`);
+      set last_seq = conversations.last_seq + locked.n, last_message_at = locked.last_at, updated_at = locked.last_at
+      from locked
+      where conversations.id = locked.id
+      returning conversations.id, conversations.last_seq - locked.n as base`);
   const numbered = db.$with('numbered', {}).as(sql`select input.*,
         (bumped.base + row_number() over (partition by input.conversation_id order by input.ord))::int as seq
       from input join bumped on bumped.id = input.conversation_id`);
@@ -481,7 +487,7 @@ function batchStatementFor(db: Executor): BatchStatement {
       where participants.conversation_id = latest.conversation_id and participants.chat_user_id = latest.sender_user_id
       returning 1`);
   const statement = db
-    .with(input, counts, bumped, numbered, inserted, outboxed, markedRead)
+    .with(input, counts, locked, bumped, numbered, inserted, outboxed, markedRead)
     .select({ id: sql<string>`numbered.id`, seq: sql<number>`numbered.seq`, notified: outboxNotify })
     .from(sql`numbered`)
     .prepare('send_message_insert_batch') as unknown as BatchStatement;
