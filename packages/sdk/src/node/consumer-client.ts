@@ -9,13 +9,33 @@ export interface ConsumerClientOptions {
   readonly fetch?: typeof fetch;
 }
 
+/** Any JSON value: what the server's metadata schema accepts (no functions, dates or undefined inside). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = Record<string, JsonValue>;
+
+/** POST /users. Checked against the server's request schema in tests/sdk/consumer-contract.test.ts. */
 export interface UpsertUserInput {
   external_id: string;
-  name?: string | null;
+  /** Required by the server (an empty string is allowed). */
+  name: string;
   email?: string | null;
   avatar_url?: string | null;
-  metadata?: Record<string, unknown>;
+  metadata?: JsonObject;
   role?: string | null;
+}
+
+/** PATCH /users/{external_id}: only the fields given change; `null` clears an optional one. */
+export type UpdateUserInput = Partial<Omit<UpsertUserInput, 'external_id'>>;
+
+/** POST /users/{external_id}/erase: the mode comes from the workspace's `erasure` setting. */
+export interface EraseUserResult {
+  erased: true;
+  user_id: string;
+  mode: 'anonymize' | 'delete';
+  messages: number;
+  sessions_revoked: number;
+  attachments: number;
+  [key: string]: unknown;
 }
 
 export interface CreateConversationInput {
@@ -25,7 +45,7 @@ export interface CreateConversationInput {
   subject?: string | null;
   state?: string | null;
   name?: string | null;
-  metadata?: Record<string, unknown>;
+  metadata?: JsonObject;
 }
 
 export interface SessionTokenJson {
@@ -77,7 +97,7 @@ export class ConsumerClient {
   getUser(externalId: string): Promise<UserJson> {
     return this.call('GET', `/users/${encodeURIComponent(externalId)}`);
   }
-  updateUser(externalId: string, fields: Omit<UpsertUserInput, 'external_id'>, options?: RequestOptions): Promise<UserJson> {
+  updateUser(externalId: string, fields: UpdateUserInput, options?: RequestOptions): Promise<UserJson> {
     return this.call('PATCH', `/users/${encodeURIComponent(externalId)}`, fields, options);
   }
   getUnreadCounts(externalId: string): Promise<Record<string, unknown>> {
@@ -86,8 +106,8 @@ export class ConsumerClient {
   listUserConversations(externalId: string, query: { limit?: number; cursor?: string } = {}): Promise<ListPage<ConversationJson>> {
     return this.call('GET', `/users/${encodeURIComponent(externalId)}/conversations${qs(query)}`);
   }
-  eraseUser(externalId: string, body: { mode?: 'anonymize' | 'delete' } = {}): Promise<unknown> {
-    return this.call('POST', `/users/${encodeURIComponent(externalId)}/erase`, body);
+  eraseUser(externalId: string): Promise<EraseUserResult> {
+    return this.call('POST', `/users/${encodeURIComponent(externalId)}/erase`);
   }
   revokeUserSessions(externalId: string): Promise<unknown> {
     return this.call('DELETE', `/users/${encodeURIComponent(externalId)}/sessions`);
@@ -114,7 +134,7 @@ export class ConsumerClient {
   }
   updateConversation(
     id: string,
-    fields: { subject?: string | null; state?: string | null; name?: string | null; status?: 'open' | 'closed'; metadata?: Record<string, unknown> },
+    fields: { subject?: string | null; state?: string | null; name?: string | null; status?: 'open' | 'closed'; metadata?: JsonObject },
     options?: RequestOptions,
   ): Promise<ConversationJson> {
     return this.call('PATCH', `/conversations/${encodeURIComponent(id)}`, fields, options);
@@ -129,7 +149,7 @@ export class ConsumerClient {
   // messages
   sendMessage(
     conversationId: string,
-    body: { content: string; sender_external_id?: string; system?: true; client_id?: string; metadata?: Record<string, unknown> },
+    body: { content: string; sender_external_id?: string; system?: true; client_id?: string; metadata?: JsonObject },
     options?: RequestOptions,
   ): Promise<MessageJson> {
     return this.call('POST', `/conversations/${encodeURIComponent(conversationId)}/messages`, body, options);
