@@ -212,7 +212,7 @@ describe.each(backends)('Pusher WebSocket protocol (%s)', (backend) => {
     expect(ok.event).toBe('pusher_internal:subscription_succeeded');
   });
 
-  it('W-10…W-12: client events need a client- name, a joined private/presence channel where they are enabled', async () => {
+  it('W-10, W-11, W-12: client events need a client- name, a joined private/presence channel where they are enabled', async () => {
     const sender = await connect();
     const receiver = await connect();
     const conversation = conversationChannel();
