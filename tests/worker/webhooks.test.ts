@@ -313,7 +313,9 @@ describe.each(backends)('signed webhooks through the outbox and the worker (%s)'
     receiver.on('/flood', (_req, res) => (holding ? held.push(res) : res.writeHead(200).end()));
     await createEndpoint(a, '/flood', ['participant.left']);
     const enqueue = vi.spyOn(stack.deps.queue, 'enqueue');
-    const deliverEnqueues = () => enqueue.mock.calls.filter(([name]) => name === 'webhooks.deliver').length;
+    // The sweep may add one job for a delivery that waited longer than sweepGraceMs (a stable id per row state and
+    // hour, not a loop): only the other deliver enqueues are counted.
+    const deliverEnqueues = () => enqueue.mock.calls.filter(([name, , options]) => name === 'webhooks.deliver' && !options?.jobId?.includes(':sweep:')).length;
     try {
       for (let i = 0; i < EVENTS; i++) {
         await stack.deps.events.emit({ type: 'participant.left', workspaceId: a.workspaceId, conversationId: uuidv7(), participant: { id: uuidv7() } });

@@ -40,6 +40,7 @@ export * from './webhooks/webhook-events.ts';
 export * from './webhooks/webhook-signing.ts';
 export * from './webhooks/webhook-endpoints.ts';
 export * from './webhooks/deliver-webhook.ts';
+export * from './webhooks/webhook-endpoint-cache.ts';
 export * from './messages-widget/participant-access.ts';
 export * from './messages-widget/blocks.ts';
 export * from './messages-widget/report-message.ts';

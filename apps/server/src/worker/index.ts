@@ -13,6 +13,7 @@ import {
   type OutboxJobPayload,
   type RunExportJobPayload,
   type WebhookDeliveryPolicy,
+  WebhookEndpointCache,
 } from '@reusable-chat/core';
 import type { JobHandler, OutboundHttpClient } from '@reusable-chat/core/ports';
 import { schema } from '@reusable-chat/db';
@@ -122,6 +123,7 @@ export async function startWorker(deps: AppDeps, options: WorkerOptions = {}): P
     tenantWaiting: new Map(),
     ...(options.maxWaitingDeliveriesPerTenant !== undefined ? { maxWaitingPerTenant: options.maxWaitingDeliveriesPerTenant } : {}),
     lifecycle,
+    endpointCache: new WebhookEndpointCache(),
     recordSuccess: new DeliverySuccessWriter(db).record,
     inlineAttempts,
   };

@@ -10,6 +10,7 @@ import {
   type OutboxJobPayload,
   type WebhookDeliveryPolicy,
   type WebhookEvent,
+  type WebhookEndpointCache,
 } from '@reusable-chat/core';
 import type { JobQueue, OutboundHttpClient } from '@reusable-chat/core/ports';
 import type { Database } from '@reusable-chat/db';
@@ -48,6 +49,8 @@ export interface WebhookJobContext {
   readonly maxWaitingPerTenant?: number;
   /** Set on stop: waiting deliveries are no longer started (their rows stay due for the sweep of the next worker). */
   readonly lifecycle?: { stopping: boolean };
+  /** Enabled endpoints per workspace, cached between events (WebhookEndpointCache); default a read per fan-out. */
+  readonly endpointCache?: WebhookEndpointCache;
   /** Batched delivery-log writes of successes (DeliverySuccessWriter); default one UPDATE per success. */
   readonly recordSuccess?: RecordDeliverySuccess;
   /** First attempts started by fan-out jobs and still running; the worker waits for them on stop. */
@@ -170,6 +173,7 @@ export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJob
       event,
       now: ctx.now(),
       leaseMs: ctx.policy.leaseMs,
+      ...(ctx.endpointCache ? { endpoints: (id: string) => ctx.endpointCache!.get(ctx.db, id) } : {}),
       claim: (matching) => {
         // Reserved synchronously, before the insert round trip, so concurrent jobs of this tenant see them taken.
         reserved = Math.min(matching, Math.max(0, ctx.perTenantLimit - (ctx.tenantInFlight.get(workspaceId) ?? 0)));
@@ -179,6 +183,8 @@ export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJob
     });
   } catch (err) {
     releaseTenantSlots(ctx, workspaceId, reserved);
+    // E.g. an endpoint deleted by another process less than a TTL ago (foreign key): the retry reads them afresh.
+    ctx.endpointCache?.invalidate(workspaceId);
     throw err;
   }
   const claimed = created.flatMap((c) => (c.claimed ? [c.claimed] : []));

@@ -3,6 +3,7 @@ import { schema, type Executor, type JsonObject } from '@reusable-chat/db';
 import { notFound } from '../errors/registry.ts';
 import type { OutboundHttpClient } from '../ports/outbound-http.ts';
 import type { WebhookEvent } from './webhook-events.ts';
+import { invalidateWebhookEndpointCaches, loadEnabledWebhookEndpoints, type FanOutEndpoint } from './webhook-endpoint-cache.ts';
 import { buildWebhookHeaders } from './webhook-signing.ts';
 
 /**
@@ -84,20 +85,10 @@ export async function fanOutWebhookEvent(params: {
   now?: Date;
   claim?: (matching: number) => number;
   leaseMs?: number;
+  /** Where the workspace's enabled endpoints come from; default a read per call (the worker passes its cache). */
+  endpoints?: (workspaceId: string) => Promise<readonly FanOutEndpoint[]>;
 }): Promise<FannedOutDelivery[]> {
-  const endpoints = await params.db
-    .select({
-      id: schema.webhookEndpoints.id,
-      events: schema.webhookEndpoints.events,
-      url: schema.webhookEndpoints.url,
-      secret: schema.webhookEndpoints.secret,
-      previousSecret: schema.webhookEndpoints.previousSecret,
-      previousSecretExpiresAt: schema.webhookEndpoints.previousSecretExpiresAt,
-      consecutiveFailures: schema.webhookEndpoints.consecutiveFailures,
-      disabledAt: schema.webhookEndpoints.disabledAt,
-    })
-    .from(schema.webhookEndpoints)
-    .where(and(eq(schema.webhookEndpoints.workspaceId, params.workspaceId), isNull(schema.webhookEndpoints.disabledAt)));
+  const endpoints = params.endpoints ? await params.endpoints(params.workspaceId) : await loadEnabledWebhookEndpoints(params.db, params.workspaceId);
   const targets = endpoints.filter((e) => e.events.includes(params.event.type));
   if (targets.length === 0) return [];
   const now = params.now ?? new Date();
@@ -241,10 +232,13 @@ export async function deliverClaimedWebhook(params: {
     // Only when there is something to reset: an unconditional write would serialise every success of an endpoint on
     // its row lock.
     if (endpoint.consecutiveFailures > 0) {
-      await params.db
+      const reset = await params.db
         .update(schema.webhookEndpoints)
         .set({ consecutiveFailures: 0 })
-        .where(and(eq(schema.webhookEndpoints.id, endpoint.id), sql`${schema.webhookEndpoints.consecutiveFailures} > 0`));
+        .where(and(eq(schema.webhookEndpoints.id, endpoint.id), sql`${schema.webhookEndpoints.consecutiveFailures} > 0`))
+        .returning({ id: schema.webhookEndpoints.id });
+      // Cached copies still say "failing": the next success would reset again (a wasted write) until they expire.
+      if (reset.length > 0) invalidateWebhookEndpointCaches(delivery.workspaceId);
     }
     return { outcome: 'succeeded', attempt };
   }
@@ -264,6 +258,9 @@ export async function deliverClaimedWebhook(params: {
       .where(and(eq(schema.webhookEndpoints.id, endpoint.id), isNull(schema.webhookEndpoints.disabledAt)));
     endpointDisabled = true;
   }
+  // The first failure after a success (a cached copy with a zero count would skip the reset on the next success),
+  // and an auto-disable (no more fan-outs to it), must reach cached endpoint lists.
+  if (endpointDisabled || counted?.failures === 1) invalidateWebhookEndpointCaches(delivery.workspaceId);
 
   // A refused target (private address, bad URL) will not change by waiting: dead at once, no 24 h of retries.
   const isPermanent = !result.ok && (result.failure === 'blocked_address' || result.failure === 'invalid_url');

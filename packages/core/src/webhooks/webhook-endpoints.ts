@@ -3,6 +3,7 @@ import { schema, type Executor } from '@reusable-chat/db';
 import { AppError, notFound } from '../errors/registry.ts';
 import type { JobQueue } from '../ports/queue.ts';
 import { cursorString, decodeCursor, encodeCursor } from '../shared/cursor.ts';
+import { invalidateWebhookEndpointCaches } from './webhook-endpoint-cache.ts';
 import { generateWebhookSecret } from './webhook-signing.ts';
 import { isWebhookEventType, type WebhookEventType } from './webhook-events.ts';
 
@@ -116,6 +117,7 @@ export async function createWebhookEndpoint(params: {
     .values({ workspaceId: params.workspaceId, url: params.url, events, secret })
     .returning();
   if (!row) throw new Error('webhook endpoint insert returned no row');
+  invalidateWebhookEndpointCaches(params.workspaceId);
   return { endpoint: toWebhookEndpointView(row), secret };
 }
 
@@ -164,6 +166,7 @@ export async function updateWebhookEndpoint(params: {
     .where(and(eq(schema.webhookEndpoints.workspaceId, params.workspaceId), eq(schema.webhookEndpoints.id, params.endpointId)))
     .returning();
   if (!row) throw notFound('Webhook endpoint');
+  invalidateWebhookEndpointCaches(params.workspaceId);
   return toWebhookEndpointView(row);
 }
 
@@ -173,6 +176,7 @@ export async function deleteWebhookEndpoint(params: { db: Executor; workspaceId:
     .where(and(eq(schema.webhookEndpoints.workspaceId, params.workspaceId), eq(schema.webhookEndpoints.id, params.endpointId)))
     .returning({ id: schema.webhookEndpoints.id });
   if (rows.length === 0) throw notFound('Webhook endpoint');
+  invalidateWebhookEndpointCaches(params.workspaceId);
 }
 
 /**
@@ -201,6 +205,7 @@ export async function rotateWebhookSecret(params: {
     .where(and(eq(schema.webhookEndpoints.workspaceId, params.workspaceId), eq(schema.webhookEndpoints.id, params.endpointId)))
     .returning();
   if (!row) throw notFound('Webhook endpoint');
+  invalidateWebhookEndpointCaches(params.workspaceId);
   return { endpoint: toWebhookEndpointView(row, now), secret };
 }
 
