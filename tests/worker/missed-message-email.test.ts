@@ -243,6 +243,17 @@ describe.each(backends)('missed-message email (%s)', (backend) => {
     expect(audits).toHaveLength(1);
     const c = await conversation(tenant, 'cap-a', 'host-3');
     await send(tenant, c.id, 'host-3', 'still works');
+    // The cap is this workspace's: another workspace's email still goes out, with only its own data (T-17).
+    const other = await createTenant(stack.db);
+    const olga = await user(other, 'cap-other', 'Olga', 'olga@example.test');
+    await user(other, 'host-other', 'Other host', null);
+    const oc = await conversation(other, 'cap-other', 'host-other');
+    await send(other, oc.id, 'host-other', 'hello from the other workspace');
+    offsetMs += DEFAULT_DELAY_MS + 60_000;
+    expect((await runScan()).get(olga.id)).toMatchObject({ outcome: 'sent' });
+    const [olgas] = mailsTo('olga@example.test');
+    expect(olgas!.raw).toContain('hello from the other workspace');
+    expect(olgas!.raw).not.toContain('hello cap-');
   });
 
   it('runs the job idempotently: the same job twice sends one email (F-11)', async () => {

@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createWebhookEndpoint, fanOutWebhookEvent, toWebhookEvent, type DomainEvent } from '@reusable-chat/core';
+import { createWebhookEndpoint, DEFAULT_WEBHOOK_DELIVERY_POLICY, fanOutWebhookEvent, toWebhookEvent, type DomainEvent } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
 import { SafeHttpClient } from '@reusable-chat/drivers';
 import { backends, createTenant, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
@@ -26,6 +26,17 @@ function messageCreated(workspaceId: string, content = 'hello'): DomainEvent & {
     message: { id: uuidv7(), conversation_id: conversationId, seq: 1, content, sender: { type: 'system' } },
   };
 }
+
+describe('the default retry schedule', () => {
+  it('retries with growing waits for up to 24 hours after the first attempt, then dead-letters', () => {
+    const waits = DEFAULT_WEBHOOK_DELIVERY_POLICY.retryScheduleMs;
+    for (let i = 1; i < waits.length; i++) expect(waits[i]!).toBeGreaterThanOrEqual(waits[i - 1]!);
+    const total = waits.reduce((sum, w) => sum + w, 0);
+    expect(total).toBeGreaterThan(23 * 3_600_000);
+    expect(total).toBeLessThanOrEqual(24 * 3_600_000);
+    expect(waits).toHaveLength(10); // 11 attempts
+  });
+});
 
 describe.each(backends)('signed webhooks through the outbox and the worker (%s)', (backend) => {
   let stack: TestStack;
@@ -137,7 +148,9 @@ describe.each(backends)('signed webhooks through the outbox and the worker (%s)'
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     for (const r of requests) expect(() => new Webhook(endpoint.secret).verify(r.body, r.headers)).not.toThrow();
     expect(log).toHaveLength(1);
-    expect(log[0]).toMatchObject({ attempts: 4, response_status: 204, event_id: requests[0]!.headers['webhook-id'] });
+    // The delivery log: status, attempt count, response code and latency of the last attempt.
+    expect(log[0]).toMatchObject({ status: 'succeeded', attempts: 4, response_status: 204, event_id: requests[0]!.headers['webhook-id'] });
+    expect(log[0]!.latency_ms).toEqual(expect.any(Number));
     // No fifth request turns up later (the sweep finds nothing due).
     await worker.sweepNow();
     expect(receiver.received('/flaky')).toHaveLength(4);
