@@ -69,7 +69,7 @@ function releaseTenantSlots(ctx: WebhookJobContext, workspaceId: string, n: numb
   startWaitingDeliveries(ctx, workspaceId);
 }
 
-/** Waiting deliveries per workspace and process: bounded memory under a flood (about 100 bytes each). */
+/** Waiting deliveries per workspace and process: bounded memory under a flood (a few hundred bytes each). */
 export const DEFAULT_MAX_WAITING_PER_TENANT = 10_000;
 /** First delay of a delivery deferred because its workspace's waiting list is full; doubles per deferral. */
 const DEFER_BASE_MS = 250;
