@@ -530,3 +530,57 @@ describe.each(backends)('webhook targets on private addresses without WEBHOOKS_A
     expect(receiver.received('/never')).toHaveLength(0);
   });
 });
+
+describe.each(backends)('graceful worker stop with deliveries in flight and waiting (%s)', (backend) => {
+  let stack: TestStack;
+  let receiver: Receiver;
+  const workers: RunningWorker[] = [];
+  const start = (sweepGraceMs: number) =>
+    startWorker(stack.deps, {
+      logger: silent,
+      webhookPolicy: TEST_POLICY,
+      relayIntervalMs: 50,
+      sweepIntervalMs: 100,
+      sweepGraceMs,
+      concurrency: { deliver: 4 },
+      perTenantDeliveryConcurrency: 1,
+    }).then((w) => (workers.push(w), w));
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    stack = await startStack({ backend, env: { WEBHOOKS_ALLOW_PRIVATE: 'true' } });
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await stack?.close();
+    await receiver?.close();
+  });
+
+  it('finishes the attempt in flight, starts no waiting one, and the next worker’s sweep sends those', async () => {
+    const tenant = await createTenant(stack.db);
+    const held: ServerResponse[] = [];
+    receiver.on('/graceful', (_req, res, nth) => (nth === 1 ? held.push(res) : res.writeHead(200).end()));
+    const { endpoint } = await createWebhookEndpoint({ db: stack.db, workspaceId: tenant.workspaceId, url: `${receiver.baseUrl}/graceful`, events: ['report.created'] });
+    const first = await start(3_600_000);
+    for (let i = 0; i < 3; i++) {
+      await stack.deps.events.emit({ type: 'report.created', workspaceId: tenant.workspaceId, report: { id: uuidv7(), reason: 'spam' } });
+    }
+    await waitFor(() => held.length === 1 && first.webhookSlots().waiting === 2);
+    let stopped = false;
+    const stopping = first.stop().then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    expect(first.webhookSlots()).toEqual({ waiting: 0, inFlight: 1 });
+    held[0]!.writeHead(200).end();
+    await stopping;
+    const rows = await stack.db.select().from(schema.webhookDeliveries).where(eq(schema.webhookDeliveries.endpointId, endpoint.id));
+    expect(rows.map((r) => r.status).sort()).toEqual(['pending', 'pending', 'succeeded']);
+    expect(rows.filter((r) => r.status === 'pending').every((r) => r.attempts === 0)).toBe(true);
+    expect(receiver.received('/graceful')).toHaveLength(1);
+
+    // Their rows stayed due: the next worker's sweep finds them.
+    await start(0);
+    await waitFor(() => receiver.received('/graceful').length === 3);
+    expect(new Set(receiver.received('/graceful').map((r) => r.headers['webhook-id'])).size).toBe(3);
+  });
+});
