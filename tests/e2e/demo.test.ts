@@ -114,6 +114,10 @@ describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
     // Polled, not read once: the pill follows the conversation's state, which may render after the panes (and
     // after the "Booking confirmed" system message) do.
     await expect.poll(() => page.getByTestId('booking-state').textContent()).toContain('Inquiry');
+    // The listing card the two are talking about, next to both panes.
+    const listing = page.getByRole('article', { name: /\S/ });
+    await listing.waitFor();
+    expect((await listing.getByRole('heading', { level: 2 }).textContent())?.trim().length).toBeGreaterThan(0);
 
     await composer(guest).fill('Call me on +1 415 555 0134');
     await composer(guest).press('Enter');

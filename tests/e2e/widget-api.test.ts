@@ -182,8 +182,13 @@ describe.each(backends)('widget page API and resilience (%s)', (backendName) => 
     const page = await context.newPage();
     const probe = await probePage(context, page);
     await page.goto(`${world.host.origin}/anonymous`);
+    // The loader alone draws the launcher; the app chunk waits for the first interaction (SPEC §8).
+    await widget(page, '.launcher').waitFor();
+    const appChunk = (u: string) => /\/widget-app-[0-9a-f]+\.js$/.test(u);
+    expect(probe.requests.filter(appChunk)).toEqual([]);
     await widget(page, '.launcher').click();
     await widget(page, '.new-conv').filter({ hasText: 'Nouvelle conversation' }).click();
+    expect(probe.requests.filter(appChunk)).toHaveLength(1);
     await widget(page, 'textarea').fill('Bonjour, vous livrez le dimanche ?');
     await widget(page, 'textarea').press('Enter');
     await widget(page, '.row.mine[data-state=sent]').waitFor({ timeout: 10_000 });

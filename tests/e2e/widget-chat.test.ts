@@ -204,6 +204,12 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     const chunkRes = await fetch(chunk);
     expect(chunkRes.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(chunkRes.headers.get('access-control-allow-origin')).toBe('*');
+    // No window messaging at all (no iframe): nothing for another frame to post into, so no origin/source checks
+    // to get wrong. Should that change, this fails and the handler must check event.origin and event.source.
+    const loaderText = await (await fetch(`${world.apiOrigin}/widget.js`)).text();
+    for (const code of [loaderText, await chunkRes.text()]) {
+      expect(code).not.toMatch(/postMessage|addEventListener\(\s*["'`]message["'`]/);
+    }
     expect((await fetch(`${world.apiOrigin}/widget-app-0000000000.js`)).status).toBe(404);
 
     // Reactions, edit and delete from the guest's widget reach the host live.
