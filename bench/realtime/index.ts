@@ -424,6 +424,11 @@ function scaleRows(scale: ScaleResult): RealtimeBenchRow[] {
     row('node restart: all clients resubscribed and caught up, from ready', r.recoveredMsFromReady, 'ms', `from the new node's first /health answer to the last client's recovery`);
     row('node restart: server CPU per returning client', r.serverCpuUsPerReturningClient ?? null, 'µs', `user+system CPU of the restarted node while the clients came back (from just before the first recovery to the last: ${r.serverCpuS ?? '?'} s, the wave took ${r.firstToLastRecoveryMs ?? '?'} ms) / ${r.clients} clients: accept, upgrade, subscribe with HMAC check, the stream's deliveries; load generators ${r.loadCpuS ?? '?'} s`);
   }
+  const g = scale.rolling;
+  if (g) {
+    row('rolling restart of two nodes: all clients on node 2, resubscribed and caught up, from the stop', g.recoveredMsFromStop, 'ms', `target ≤ 10 000 ms; ${g.clients} clients on node 1 of two sharing Redis; node 1 left the balancer's rotation and stopped (closed in ${g.stopMs} ms); ${g.recovered} resubscribed on node 2, ${g.caughtUp} ended on seq ${g.finalSeq} with no hole; wave from the first recovery to the last ${g.firstToLastRecoveryMs} ms; ${g.startedWith}; clients reconnect with ${g.reconnect}`, g);
+    row('rolling restart: node 2 CPU per arriving client', g.serverCpuUsPerReturningClient, 'µs', `user+system CPU of node 2 during the wave (${g.serverCpuS} s) / ${g.clients}: accept, upgrade, subscribe with HMAC check and its Redis round trip, the stream's deliveries; load generators ${g.loadCpuS} s`);
+  }
   const c = scale.cluster;
   if (c) {
     row('three nodes over Redis: sockets held', c.held, 'sockets', `target 50 000; ${c.failed} failed; ${c.connectMs} ms; one broadcast reached ${c.broadcastReached}; RSS per node ${c.rssMbPerNode.join('/')} MB${c.note ? `; ${c.note}` : ''}`, c);

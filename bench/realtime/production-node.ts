@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,6 +31,15 @@ export async function ensureServerBundle(): Promise<string> {
   if (isBuildStale()) await build({ quiet: true });
   if (!existsSync(DIST_MAIN)) throw new Error('apps/server/dist/main.js missing after the build');
   return DIST_MAIN;
+}
+
+/** A port nothing listens on right now (the node is told it in PORT). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export interface ProductionDatabase {
@@ -88,7 +98,9 @@ export async function startProductionNode(
   app: { id: string; key: string; secret: string },
 ): Promise<ProductionNode> {
   const port = Number(env.PORT);
-  const child = spawn(process.execPath, [main], {
+  // BENCH_CPU_PROF_DIR: a V8 CPU profile of the node, written when it exits (as for the bench's own children).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+  const child = spawn(process.execPath, [...profile, main], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'inherit'],

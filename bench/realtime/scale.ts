@@ -13,7 +13,7 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
-import { ensureServerBundle, prepareProductionDatabase, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
+import { ensureServerBundle, freePort, prepareProductionDatabase, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
 
 interface Child {
   readonly port: number;
@@ -41,6 +41,14 @@ export interface ScaleResult {
     firstToLastRecoveryMs?: number;
     /** Server CPU from ready to the last recovery divided by the returning clients. */
     serverCpuUsPerReturningClient?: number;
+  };
+  /**
+   * Rolling restart of a two-node cluster over Redis: node 1 leaves the balancer's rotation and stops, its clients
+   * reconnect (pusher-js: at once after 4200) to node 2 — a production bundle — resubscribe and catch up.
+   */
+  rolling?: {
+    clients: number; stopMs: number; recoveredMsFromStop: number; firstToLastRecoveryMs: number; recovered: number; caughtUp: number; finalSeq: number;
+    serverCpuS: number; serverCpuUsPerReturningClient: number; loadCpuS: number; reconnect: string; startedWith: string;
   };
   cluster?: { target: number; held: number; failed: number; connectMs: number; broadcastReached: number; rssMbPerNode: number[]; note?: string };
   errors: string[];
@@ -197,11 +205,15 @@ export async function runScaleBench(
   const history = await startHistory();
   let productionNode: ProductionNode | undefined;
   let productionDb: ProductionDatabase | undefined;
+  const withRestart = !process.env.BENCH_REALTIME_SKIP_RESTART;
+  let main = '';
+  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   try {
-    const withRestart = !process.env.BENCH_REALTIME_SKIP_RESTART;
     // Before anything is timed: the bundle the restarted node runs, and the database it finds, as after a deploy.
-    const main = withRestart ? await ensureServerBundle() : '';
-    if (withRestart) productionDb = await prepareProductionDatabase(options.postgresUrl);
+    if (withRestart) {
+      main = await ensureServerBundle();
+      productionDb = await prepareProductionDatabase(options.postgresUrl);
+    }
     // ── one node: hold, memory, subscribe speed, restart storm ──
     const target = SINGLE_NODE_TARGET;
     const server = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0' }));
@@ -313,15 +325,23 @@ export async function runScaleBench(
     await stopAll(started);
   } finally {
     await productionNode?.stop().catch(() => productionNode?.process.kill('SIGKILL'));
-    await productionDb?.drop().catch(() => undefined);
   }
+
+  if (withRestart && productionDb && !process.env.BENCH_REALTIME_SKIP_ROLLING) {
+    try {
+      result.rolling = await runRollingRestart({ startChild, dataDir, log, history, main, productionDb, redisUrl });
+      log(`scale: rolling restart ${JSON.stringify(result.rolling)}`);
+    } catch (err) {
+      result.errors.push(`rolling restart: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  await productionDb?.drop().catch(() => undefined);
 
   if (process.env.BENCH_REALTIME_SKIP_CLUSTER || ONLY_RESTART) {
     await history.close();
     return result;
   }
   // ── three nodes over Redis ──
-  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `rc-bench-${process.pid}:`;
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
@@ -367,4 +387,100 @@ export async function runScaleBench(
     await history.close();
   }
   return result;
+}
+
+/**
+ * Rolling restart (checklist W-22 at the issue's scale): two nodes share Redis, every client is on node 1; node 1
+ * leaves the balancer's rotation (the load generators send new connects to node 2) and stops with 4200. pusher-js
+ * reconnects at once after 4200, so the clients land on node 2 — a production bundle — while node 1 is still going
+ * down; the stream is published through node 2 the whole time. BENCH_REALTIME_SKIP_ROLLING skips it.
+ */
+async function runRollingRestart(ctx: {
+  startChild: StartChild;
+  dataDir: string;
+  log: (m: string) => void;
+  history: Awaited<ReturnType<typeof startHistory>>;
+  main: string;
+  productionDb: ProductionDatabase;
+  redisUrl: string;
+}): Promise<NonNullable<ScaleResult['rolling']>> {
+  const { startChild, dataDir, log, history } = ctx;
+  const started: Child[] = [];
+  const prefix = `rc-bench-roll-${process.pid}:`;
+  const redisEnv = { REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix };
+  let second: ProductionNode | undefined;
+  try {
+    const first = await startChild('pusher-server.child.ts', serverEnv(dataDir, { PORT: '0', ...redisEnv }));
+    started.push(first);
+    const node2 = (second = await startProductionNode(ctx.main, { ...serverEnv(dataDir, { PORT: String(await freePort()) }), ...ctx.productionDb.env, ...redisEnv }, { id: 'bench-app', ...APP }));
+    const { loads, held, failed } = await connectLoads(startChild, started, [`ws://127.0.0.1:${first.port}`], SINGLE_NODE_TARGET, history.url);
+    log(`scale: rolling: ${held} held on node 1 (${failed} failed)`);
+    const publish = async () => {
+      const seq = history.append();
+      await node2.trigger(STREAM, 'seq', JSON.stringify({ seq }));
+    };
+    for (let i = 0; i < 5; i++) await publish();
+    await sleep(500);
+    let publishing = true;
+    const ticker = (async () => {
+      while (publishing) {
+        await publish().catch(() => undefined);
+        await sleep(1_000 / STORM_EVENTS_PER_S);
+      }
+    })();
+    await Promise.all(loads.map((l) => l.request({ type: 'route', urls: [`ws://127.0.0.1:${node2.port}`] }, 'routed')));
+    const exited = new Promise<void>((resolve) => first.process.once('exit', () => resolve()));
+    const stopAt = Date.now();
+    await within(60_000, 'stop', first.request({ type: 'stop' }, 'stopped'));
+    const stoppedAt = Date.now();
+    let [serverCpu0, loadCpu0] = [node2.cpuUs(), await statusOf(loads)];
+    const deadline = Date.now() + 60_000;
+    let status = loadCpu0;
+    while (Date.now() < deadline && (status.pendingRecovery > 0 || status.streaming < held)) {
+      await sleep(250);
+      const cpu = node2.cpuUs();
+      status = await statusOf(loads);
+      if (!status.recoveredAtMin) [serverCpu0, loadCpu0] = [cpu, status];
+      log(`scale: rolling +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
+    }
+    const [serverCpu1, loadCpu1] = [node2.cpuUs(), await statusOf(loads)];
+    await within(30_000, 'node 1 exit', exited);
+    publishing = false;
+    await ticker;
+    for (let i = 0; i < 3; i++) await publish();
+    const finalSeq = history.latest();
+    const settleBy = Date.now() + 10_000;
+    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    return {
+      clients: held,
+      stopMs: stoppedAt - stopAt,
+      recoveredMsFromStop: status.recoveredAtMax - stopAt,
+      firstToLastRecoveryMs: status.recoveredAtMax - (status.recoveredAtMin ?? 0),
+      recovered: status.streaming,
+      caughtUp: status.lastSeqMin === finalSeq ? status.streaming : 0,
+      finalSeq,
+      serverCpuS: Math.round((serverCpu1 - serverCpu0) / 10_000) / 100,
+      serverCpuUsPerReturningClient: Math.round((serverCpu1 - serverCpu0) / Math.max(1, held)),
+      loadCpuS: Math.round((loadCpu1.cpuUs - loadCpu0.cpuUs) / 10_000) / 100,
+      reconnect: RECONNECT === 'jitter' ? `full jitter, base ${BACKOFF.baseMs} ms, cap ${BACKOFF.capMs} ms` : 'pusher-js 8.6 timers (4200: at once)',
+      startedWith: `node 2: node apps/server/dist/main.js (NODE_ENV=production, all roles, ${ctx.productionDb.label}); Redis pub/sub and channel state`,
+    };
+  } finally {
+    await stopAll(started);
+    await second?.stop().catch(() => second?.process.kill('SIGKILL'));
+    const redis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    } catch {
+      // Redis unreachable: nothing was written there either.
+    } finally {
+      redis.disconnect();
+    }
+  }
 }

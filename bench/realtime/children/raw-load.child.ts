@@ -10,6 +10,7 @@
  *
  *   ← {type:'connect', urls, count, channel, historyUrl, localAddress, app}  → {type:'connected', open, failed, ms}
  *   ← {type:'subscribe', channel, count}                                      → {type:'subscribed', ok, ms}
+ *   ← {type:'route', urls}                                                    → {type:'routed'}   (where reconnects go from now on)
  *   ← {type:'status'}  → {type:'status', open, streaming, pendingRecovery, lastSeqMin, lastSeqMax, recoveredAtMax, gapFetches, reconnects, cpuUs}
  *   ← {type:'stop'}    exits
  */
@@ -66,6 +67,7 @@ class Client {
   established = false;
   closeCode = 0;
   fetching = false;
+  recoveryQueued = false;
   needsRecovery = false;
   /** Date.now() when the client last finished resubscribing and fetching its gap after a reconnect. */
   recoveredAt = 0;
@@ -76,7 +78,8 @@ class Client {
   waiters = new Map<string, () => void>();
   /** TCP connections opened so far (picks the next source port). */
   opens = 0;
-  constructor(readonly host: string, readonly port: number, readonly index: number) {}
+  /** Where the next connect goes; 'route' changes it, as a balancer taking a node out of rotation does. */
+  constructor(public host: string, public port: number, readonly index: number) {}
 }
 
 /**
@@ -293,7 +296,12 @@ function scheduleReconnect(client: Client): void {
 }
 
 async function fetchGap(client: Client, afterReconnect: boolean): Promise<void> {
-  if (client.fetching) return;
+  if (client.fetching) {
+    // A gap fetch from before the reconnect is still running: the recovery fetch follows it (else the client
+    // would stay "pending recovery" forever while streaming).
+    if (afterReconnect) client.recoveryQueued = true;
+    return;
+  }
   client.fetching = true;
   gapFetches += afterReconnect ? 0 : 1;
   try {
@@ -312,6 +320,10 @@ async function fetchGap(client: Client, afterReconnect: boolean): Promise<void> 
     }
   } finally {
     client.fetching = false;
+    if (client.recoveryQueued) {
+      client.recoveryQueued = false;
+      void fetchGap(client, true);
+    }
   }
 }
 
@@ -395,6 +407,16 @@ process.on('message', (raw: unknown) => {
   if (msg.type === 'connect') void connectAll(raw as ConnectCommand);
   else if (msg.type === 'subscribe') void subscribeAll(msg.channel!, msg.count!);
   else if (msg.type === 'status') status();
+  else if (msg.type === 'route') {
+    // Rolling restart: new connections go to these nodes (a balancer's rotation); open sockets stay where they are.
+    const urls = (raw as { urls: string[] }).urls.map((u) => new URL(u));
+    for (const c of clients) {
+      const url = urls[c.index % urls.length]!;
+      c.host = url.hostname;
+      c.port = Number(url.port);
+    }
+    process.send!({ type: 'routed' });
+  }
   else if (msg.type === 'stop') {
     stopping = true;
     for (const c of clients) c.socket?.destroy();
