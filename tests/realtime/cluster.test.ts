@@ -325,3 +325,49 @@ describe.each(clusterKinds)('realtime cluster: %s', (kind) => {
     });
   });
 });
+
+describe.each(clusterKinds)('realtime cluster, a node stopping: %s', (kind) => {
+  let topo: Topology;
+  const raws: RawClient[] = [];
+  beforeAll(async () => {
+    // One signed-in socket per user: a slot the stopping node fails to give back would refuse the next sign-in.
+    topo = await startTopology(kind, 'pglite', { REALTIME_MAX_CONNECTIONS_PER_USER: '1' });
+  });
+  afterAll(async () => {
+    for (const r of raws) r.close();
+    await topo?.close();
+  });
+
+  it('W-07/W-21: a stopping node leaves the shared state in one step: member_removed for its last members only, counts and quota slots freed', async () => {
+    const [leaving, staying] = topo.nodes as [Topology['nodes'][0], Topology['nodes'][0]];
+    const on = async (node: Topology['nodes'][0]) => {
+      const c = await openRaw(`${node.wsUrl}/app/${APP.key}?protocol=7`);
+      raws.push(c);
+      return c;
+    };
+    const channel = `presence-conversation.${uuid()}`;
+    const watcher = await on(staying);
+    await rawSubscribe(watcher, staying.sdk, channel, { user_id: 'watcher' });
+    const onlyThere = await on(leaving);
+    await rawSubscribe(onlyThere, leaving.sdk, channel, { user_id: 'only-on-leaving' });
+    const roamerThere = await on(leaving);
+    await rawSubscribe(roamerThere, leaving.sdk, channel, { user_id: 'roamer' });
+    const roamerHere = await on(staying);
+    await rawSubscribe(roamerHere, staying.sdk, channel, { user_id: 'roamer' });
+    const signedIn = await on(leaving);
+    signedIn.send({ event: 'pusher:signin', data: leaving.sdk.authenticateUser(signedIn.socketId, { id: 'one-tab-user' }) });
+    await signedIn.waitFor(byEvent('pusher:signin_success'));
+
+    await leaving.close();
+    expect((await onlyThere.closed).code).toBe(4200);
+    expect(decode(await watcher.waitFor(byEvent('pusher_internal:member_removed', channel)))).toEqual({ user_id: 'only-on-leaving' });
+    const info = await (await staying.sdk.get({ path: `/channels/${channel}`, params: { info: 'subscription_count,user_count' } })).json();
+    expect(info).toEqual({ occupied: true, subscription_count: 2, user_count: 2 });
+    // The user's one slot is free again at once (not after a node timeout).
+    const again = await on(staying);
+    again.send({ event: 'pusher:signin', data: staying.sdk.authenticateUser(again.socketId, { id: 'one-tab-user' }) });
+    expect((await again.waitFor((f) => f.event === 'pusher:signin_success' || f.event === 'pusher:error')).event).toBe('pusher:signin_success');
+    await sleep(200);
+    expect(watcher.frames.filter((f) => f.event === 'pusher_internal:member_removed')).toHaveLength(1);
+  });
+});

@@ -279,13 +279,17 @@ export class RealtimeServer {
     this.options.metrics.connections.set(this.connections.size);
     // A subscribe still awaiting the cluster state finishes first, so its count is undone, not leaked.
     await connection.queue;
-    const pending: Promise<void>[] = [...connection.channels].map((channel) => this.leaveChannel(connection, channel));
+    // Once shutdown has begun, the shared state is left in one step when the node stops (stop(): the store drops
+    // this node's whole share and names the presence members that are gone), not with a Redis round trip per
+    // socket and channel while the returning clients' wave needs Redis elsewhere.
+    const isLeavingNode = this.isShuttingDown;
+    const pending: Promise<void>[] = [...connection.channels].map((channel) => this.leaveChannel(connection, channel, isLeavingNode));
     if (connection.userId !== undefined) {
       const set = this.users.get(connection.userId);
       set?.delete(connection);
       if (set?.size === 0) this.users.delete(connection.userId);
       this.detachLocal(connection, serverToUserChannel(connection.userId));
-      if (connection.isSlotCounted) {
+      if (connection.isSlotCounted && !isLeavingNode) {
         pending.push(this.releaseSlot(connection.workspaceId === undefined ? { userId: connection.userId } : { userId: connection.userId, workspaceId: connection.workspaceId }));
       }
     }
@@ -524,11 +528,12 @@ export class RealtimeServer {
     return { ids: [...members.keys()], hash, count: members.size };
   }
 
-  private async leaveChannel(connection: RealtimeConnection, channel: string): Promise<void> {
+  private async leaveChannel(connection: RealtimeConnection, channel: string, isLocalOnly = false): Promise<void> {
     this.detachLocal(connection, channel);
     connection.channels.delete(channel);
     const userId = connection.presenceUserOf(channel);
     connection.presence?.delete(channel);
+    if (isLocalOnly) return;
     try {
       const { isLastForUser } = await this.options.state.removeSubscription(channel, userId);
       if (userId !== undefined && isLastForUser) {

@@ -263,12 +263,7 @@ export class RedisChannelState implements ChannelStateStore {
       if (node === this.nodeId) continue;
       const gone = await this.redis.rcRtReap(nodesKey, this.p, node, String(Date.now() - this.nodeTimeoutMs));
       if (gone.length > 0) {
-        this.hooks?.onMembersGone(
-          gone.map((entry) => {
-            const sep = entry.indexOf('\n');
-            return { channel: entry.slice(0, sep), userId: entry.slice(sep + 1) };
-          }),
-        );
+        this.hooks?.onMembersGone(gone.map(splitMemberEntry));
       }
     }
   }
@@ -277,12 +272,20 @@ export class RedisChannelState implements ChannelStateStore {
     if (this.isClosed) return;
     this.isClosed = true;
     if (this.timer) clearInterval(this.timer);
+    const hooks = this.hooks;
     this.hooks = undefined;
-    // Leave at once rather than waiting to be reaped. This node's sockets have already left their channels and
-    // given back their slots; reaping ourselves removes whatever a failed release left behind (a no-op otherwise,
-    // and for a process that never started, such as a worker, whose id is not in the set).
-    await this.redis.rcRtReap(`${this.p}nodes`, this.p, this.nodeId, String(Number.MAX_SAFE_INTEGER)).catch(() => undefined);
+    // Leave at once rather than waiting to be reaped: one script removes this node's whole share of every count
+    // and slot (a stopping node does not give them back socket by socket) and names the presence members whose
+    // last connection was here, for member_removed. A no-op for a process that never started (a worker).
+    const gone = await this.redis.rcRtReap(`${this.p}nodes`, this.p, this.nodeId, String(Number.MAX_SAFE_INTEGER)).catch(() => [] as string[]);
+    if (gone.length > 0) hooks?.onMembersGone(gone.map(splitMemberEntry));
   }
+}
+
+/** "channel\nuser" (the reap script's answer) → its parts. */
+function splitMemberEntry(entry: string): { channel: string; userId: string } {
+  const sep = entry.indexOf('\n');
+  return { channel: entry.slice(0, sep), userId: entry.slice(sep + 1) };
 }
 
 function parseJson(value: string): unknown {
