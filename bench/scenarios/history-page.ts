@@ -102,6 +102,9 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     // Two servers side by side, the same but for DATABASE_PREPARED_STATEMENTS, measured in alternating
     // batches so that load from other processes on the machine hits both alike.
     const variants = ['false', 'true'] as const;
+    // BENCH_SERVER_NODE_OPTIONS, e.g. `--import /tmp/profile.mjs` starting the inspector's profiler (--cpu-prof
+    // itself is refused in NODE_OPTIONS): where does a page's CPU go?
+    const profile: Record<string, string> = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
     for (const prepared of variants) {
       servers.push(
         await startServerChild({
@@ -113,6 +116,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
           HOST: '127.0.0.1',
           PORT: '0',
           LOG_LEVEL: 'warn',
+          ...profile,
         }),
       );
     }

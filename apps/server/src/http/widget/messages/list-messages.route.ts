@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listMessages } from '@reusable-chat/core';
+import { listMessagesJson } from '@reusable-chat/core';
 import { widgetOf } from '../../plugins/widget-auth.ts';
 import { attachmentSerializer } from '../shared/route-context.ts';
 import { conversationParams, cursorSchema, limitSchema, listResponse, messageJsonSchema } from '../shared/widget.schema.ts';
@@ -16,12 +16,6 @@ const querySchema = z
   .strict()
   .refine((q) => !(q.before && q.cursor), { message: 'Use before or cursor, not both.', path: ['cursor'] });
 
-/**
- * The page is built by listMessages from typed columns only, so its JSON is written with JSON.stringify
- * directly instead of re-validating every message with zod; the zod schema still documents the response.
- */
-const stringifyPage = () => (page: unknown) => JSON.stringify(page);
-
 export function registerListMessagesRoute(app: FastifyInstance): void {
   app.withTypeProvider<ZodTypeProvider>().get('/conversations/:id/messages', {
     schema: {
@@ -32,14 +26,13 @@ export function registerListMessagesRoute(app: FastifyInstance): void {
       querystring: querySchema,
       response: { 200: listResponse(messageJsonSchema) },
     },
-    serializerCompiler: stringifyPage,
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const auth = widgetOf(request);
       const q = request.query;
       const cursor = q.before ?? q.cursor;
       // One statement: 404 unless the caller is a current participant (T-03, T-05, A-07); messages of users
       // they blocked are left out (SPEC §6); internal notes never reach a participant.
-      const page = await listMessages({
+      const body = await listMessagesJson({
         db: app.deps.database.db,
         workspaceId: auth.workspace.id,
         conversationId: request.params.id,
@@ -50,7 +43,9 @@ export function registerListMessagesRoute(app: FastifyInstance): void {
         viewer: { participantUserId: auth.user.id },
         serializeAttachment: attachmentSerializer(app),
       });
-      return { data: page.data as never[], next_cursor: page.nextCursor };
+      // The page's JSON text as PostgreSQL wrote it (listMessagesJson): sent as it is, not parsed and re-serialised.
+      // The response schema above still documents it (OpenAPI); the text is what JSON.stringify would write.
+      return reply.type('application/json; charset=utf-8').send(body as never);
     },
   });
 }
