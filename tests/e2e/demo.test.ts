@@ -41,6 +41,8 @@ describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
     const context = await world.browser.newContext({ viewport: { width: 1280, height: 860 }, reducedMotion: 'reduce' });
     contexts.push(context);
     const page = await context.newPage();
+    // Each wait fails on its own, naming the locator, well before the test's timeout would (which names nothing).
+    page.setDefaultTimeout(15_000);
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
@@ -102,7 +104,7 @@ describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
     expect(await axeViolations(maria)).toEqual([]);
     expect(cspViolations).toEqual([]);
     expect(pageErrors).toEqual([]);
-  });
+  }, 60_000);
 
   it('masks a phone number on /demo/marketplace until the host confirms the booking', async () => {
     const page = await newPage();
@@ -140,5 +142,5 @@ describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
     expect(await axeViolations(page)).toEqual([]);
     expect(cspViolations).toEqual([]);
     expect(pageErrors).toEqual([]);
-  });
+  }, 60_000);
 });
