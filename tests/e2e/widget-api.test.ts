@@ -226,7 +226,11 @@ describe.each(backends)('widget page API and resilience (%s)', (backendName) => 
     // Typed while the server is down: queued, not lost.
     await widget(page, 'textarea').fill('Written while the server was down');
     await widget(page, 'textarea').press('Enter');
-    await widget(page, '.row.mine').filter({ hasText: 'Written while the server was down' }).waitFor();
+    const pending = widget(page, '.row.mine').filter({ hasText: 'Written while the server was down' });
+    await pending.waitFor();
+    // Shown at once with its delivery state (a clock, and words for screen readers): not sent yet, not lost.
+    expect(['queued', 'sending']).toContain(await pending.getAttribute('data-state'));
+    expect(['Waiting for connection', 'Sending']).toContain(await pending.locator('[data-testid=delivery] .sr-only').textContent());
 
     restarted = await startStack({ backend: backendName, testDb: world.stack.testDb, env: { APP_URL: world.apiOrigin } });
     await restarted.app.listen({ host: '127.0.0.1', port: world.apiPort });
