@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { createPublicKey } from '@reusable-chat/core';
 import { backends, createTenant, startStack, type TestStack } from '@reusable-chat/testing';
-import { bidiLayout, hostPageHtml, launchChromium, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
+import { axeSeriousViolations, bidiLayout, hostPageHtml, launchChromium, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
 
 /**
  * The page-facing API of the widget (SPEC §8) in Chromium: ReusableChat.init / JS API / DOM events, the inline
@@ -147,6 +147,8 @@ describe.each(backends)('widget page API and resilience (%s)', (backendName) => 
     await inline('textarea').fill('مرحبا! الغرفة متاحة.');
     await inline('textarea').press('Enter');
     await inline('.row.mine[data-state=sent]').filter({ hasText: 'مرحبا' }).waitFor({ timeout: 10_000 });
+    // Right to left is as accessible as left to right (WCAG 2.1 AA, serious and critical).
+    expect(await axeSeriousViolations(page)).toEqual([]);
     expect(probe.cspViolations).toEqual([]);
 
     // The floating widget's conversation list in Arabic: an English last message previews as "See you soon!".

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { and, eq } from 'drizzle-orm';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -9,6 +7,7 @@ import { schema } from '@reusable-chat/db';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { backends, type Backend } from '@reusable-chat/testing';
 import {
+  axeSeriousViolations,
   hostPageHtml,
   launchChromium,
   probePage,
@@ -386,26 +385,17 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
     await guest.context.close();
   }, 60_000);
 
-  it('passes axe-core in light and dark mode, and goes full-screen on a phone', async () => {
+  it('passes axe-core (list and thread, light and dark, phone), and goes full-screen on a phone', async () => {
+    // axe-core in the open widget: no serious or critical violations (WCAG 2.1 AA rules).
     const guest = await openPage('/guest');
+    await widget(guest.page, `.conv[data-conversation-id="${conversationId}"]`).waitFor();
+    expect(await axeSeriousViolations(guest.page)).toEqual([]);
     await openThread(guest.page);
     await widget(guest.page, '[data-testid=bubble]').first().waitFor();
-
-    // axe-core in the open widget: no serious or critical violations (WCAG 2.1 AA rules), light and dark.
-    const require = createRequire(import.meta.url);
-    await guest.page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
-    const runAxe = () =>
-      guest.page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: unknown }[] }[] }> } }).axe;
-        const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-        return result.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
-      });
-    expect(await runAxe()).toEqual([]);
+    expect(await axeSeriousViolations(guest.page)).toEqual([]);
     await guest.page.evaluate(() => document.querySelector('reusable-chat')!.setAttribute('theme', 'dark'));
     await expect.poll(() => widget(guest.page, '.panel').evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(17, 24, 39)');
-    expect(await runAxe()).toEqual([]);
+    expect(await axeSeriousViolations(guest.page)).toEqual([]);
     expect(guest.probe.cspViolations).toEqual([]);
     await guest.context.close();
 
@@ -413,6 +403,9 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
     const phone = await openPage('/guest', { width: 375, height: 667 });
     const box = await widget(phone.page, '.panel').boundingBox();
     expect(box).toEqual({ x: 0, y: 0, width: 375, height: 667 });
+    await openThread(phone.page);
+    await widget(phone.page, '[data-testid=bubble]').first().waitFor();
+    expect(await axeSeriousViolations(phone.page)).toEqual([]);
     await phone.context.close();
   }, 90_000);
 

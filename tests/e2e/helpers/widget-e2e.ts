@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -227,5 +228,29 @@ export async function bidiLayout(locator: Locator): Promise<BidiLayout> {
     const left = box.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
     const right = box.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
     return { direction: style.direction, bangFromLeft: Math.round(bang.left - left), bangFromRight: Math.round(right - bang.right) };
+  });
+}
+
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  targets: string[];
+}
+
+/**
+ * axe-core over the whole page, the widget's open shadow root included: the serious and critical violations of
+ * the WCAG 2.1 A/AA rules. Injected over CDP (page.evaluate), so a strict page CSP stays as it is.
+ */
+export async function axeSeriousViolations(page: Page): Promise<AxeFinding[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) {
+    await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+  }
+  return page.evaluate(async () => {
+    type Result = { violations: { id: string; impact: string; nodes: { target: unknown }[] }[] };
+    const axe = (window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<Result> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
   });
 }
