@@ -138,7 +138,7 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
     expect(empty.body).toBe('{"data":[],"next_cursor":null}');
   });
 
-  it('gives core callers the same objects, parsed from the same text', async () => {
+  it('gives core callers the same messages as objects', async () => {
     const page = await listMessages({ db: stack.db, workspaceId: tenant.workspaceId, conversationId, cursorSecret: 'test-secret', limit: 50 });
     expect(page.nextCursor).toBeNull();
     expect(page.data).toEqual(await reference(1, 9));

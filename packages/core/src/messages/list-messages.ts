@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
-import type { Executor } from '@reusable-chat/db';
+import type { Executor, JsonObject, MaskedInfo } from '@reusable-chat/db';
 import type { ConversationType } from '../conversations/manage-conversations.ts';
 import { AppError, notFound } from '../errors/registry.ts';
 import { cursorNumber, cursorString, decodeCursor, encodeCursor, type CursorScope } from '../shared/cursor.ts';
 import type { AttachmentSerializer } from './load-message-extras.ts';
-import { toAttachmentSummaryJson, type MessageJson, type StoredAttachmentRow } from './message-json.ts';
+import { toAttachmentSummaryJson, toMessageJson, type MessageJson, type ReactionSummary, type StoredAttachmentRow } from './message-json.ts';
 
 export const MESSAGE_PAGE_MAX = 100;
 
@@ -19,17 +19,27 @@ export interface MessageListViewer {
   readonly conversationType?: ConversationType;
 }
 
-/** The one row of the page statement (none when the viewer may not read the conversation). */
+/** One row of the page statement: the conversation always, a message when the page is not empty. */
 interface PageRow {
-  /** Rows the statement saw for the conversation: 0 means it is not readable. */
-  found: number;
-  /** Messages read (the page plus at most one more, which says there is a next page). */
-  taken: number;
-  /** Lowest and highest seq on the page (null when empty), for next_cursor. */
-  first_seq: number | null;
-  last_seq: number | null;
-  /** The page's messages as JSON text, ascending seq, comma-separated (null when empty); see MARK. */
-  page: string | null;
+  id: string | null;
+  conversation_id: string;
+  seq: number;
+  sender_type: 'user' | 'agent' | 'system';
+  sender_user_id: string | null;
+  sender_admin_id: string | null;
+  type: 'text' | 'system' | 'attachment';
+  content: string;
+  masked: unknown;
+  client_id: string | null;
+  metadata: unknown;
+  created_at: Date | string;
+  edited_at: Date | string | null;
+  deleted_at: Date | string | null;
+  user_external_id: string | null;
+  user_name: string | null;
+  admin_name: string | null;
+  attachments: unknown;
+  reactions: unknown;
 }
 
 /**
@@ -41,22 +51,29 @@ interface PageRow {
  *
  * The whole page is ONE statement (one round trip): the access check (conversation in the workspace, of the
  * viewer's allowed type, the viewer a current participant), the messages through the (conversation_id, seq)
- * index, their senders, and their attachments and reactions. A conversation the viewer may not read is 404
- * (T-03, T-05, T-09), whatever cursor came with it.
+ * index, their senders, and their attachments and reactions aggregated per message as JSON. A conversation
+ * the viewer may not read is 404 (T-03, T-05, T-09), whatever cursor came with it.
  *
- * PostgreSQL writes the page's JSON text itself (the same bytes JSON.stringify(toMessageJson(…)) writes, see
- * messageJsonSql), so an HTTP route sends it on without building, parsing or re-serialising 50 objects:
- * listMessagesJson returns the response body, listMessages the parsed objects.
+ * listMessagesJson answers the HTTP response body itself, written straight from the rows (messageText): the
+ * same bytes as JSON.stringify({ data: listMessages(…).data, next_cursor }) without building the objects.
+ * (PostgreSQL writing the JSON was tried: it cost the database more CPU per page than it saved Node.)
  */
 export async function listMessagesJson(params: ListMessagesParams): Promise<string> {
   const page = await readPage(params);
-  return `{"data":[${page.text}],"next_cursor":${page.nextCursor === null ? 'null' : JSON.stringify(page.nextCursor)}}`;
+  const serializeAttachment = params.serializeAttachment ?? toAttachmentSummaryJson;
+  let text = '{"data":[';
+  for (let i = 0; i < page.rows.length; i++) {
+    if (i > 0) text += ',';
+    text += messageText(page.rows[i]!, serializeAttachment);
+  }
+  return `${text}],"next_cursor":${page.nextCursor === null ? 'null' : JSON.stringify(page.nextCursor)}}`;
 }
 
-/** The same page as objects (core callers, tests): parsed from the very text the HTTP API sends. */
+/** The same page as message objects (core callers). */
 export async function listMessages(params: ListMessagesParams): Promise<{ data: MessageJson[]; nextCursor: string | null }> {
   const page = await readPage(params);
-  return { data: JSON.parse(`[${page.text}]`) as MessageJson[], nextCursor: page.nextCursor };
+  const serializeAttachment = params.serializeAttachment ?? toAttachmentSummaryJson;
+  return { data: page.rows.map((r) => toMessageJsonFromRow(r, serializeAttachment)), nextCursor: page.nextCursor };
 }
 
 export interface ListMessagesParams {
@@ -72,7 +89,8 @@ export interface ListMessagesParams {
   serializeAttachment?: AttachmentSerializer;
 }
 
-async function readPage(params: ListMessagesParams): Promise<{ text: string; nextCursor: string | null }> {
+/** The page's rows in ascending seq, and the cursor onwards. */
+async function readPage(params: ListMessagesParams): Promise<{ rows: PageRow[]; nextCursor: string | null }> {
   const { db, workspaceId, conversationId } = params;
   const viewer = params.viewer ?? {};
   const limit = Math.min(Math.max(params.limit ?? 50, 1), MESSAGE_PAGE_MAX);
@@ -84,32 +102,33 @@ async function readPage(params: ListMessagesParams): Promise<{ text: string; nex
   } catch (err) {
     // A bad cursor for a conversation the caller may not see is still 404: the answer never tells apart
     // "exists elsewhere" from "bad cursor" (the access check used to run first; keep that order).
-    const row = await pageRow(db, { workspaceId, conversationId, viewer, includeInternal: false, direction: 'backward', boundary: null, limit: 0 });
-    if (!row) throw notFound('Conversation');
+    const rows = await pageRows(db, { workspaceId, conversationId, viewer, includeInternal: false, direction: 'backward', boundary: null, take: 0 });
+    if (rows.length === 0) throw notFound('Conversation');
     throw err;
   }
   const { direction, boundary } = position;
 
-  const row = await pageRow(db, {
+  const rows = await pageRows(db, {
     workspaceId,
     conversationId,
     viewer,
     includeInternal: params.includeInternal === true,
     direction,
     boundary,
-    limit,
+    take: limit + 1,
   });
-  if (!row) throw notFound('Conversation');
-  let text = row.page ?? '';
-  if (text.includes(MARK)) text = resolveMarks(text, params.serializeAttachment ?? toAttachmentSummaryJson);
+  if (rows.length === 0) throw notFound('Conversation');
+  // The conversation with an empty page comes back as one row without a message.
+  const messages = rows[0]!.id === null ? [] : rows;
+  const hasMore = messages.length > limit;
+  const page = messages.slice(0, limit);
+  if (direction === 'backward') page.reverse();
   let nextCursor: string | null = null;
-  if (Number(row.taken) > limit && row.first_seq !== null && row.last_seq !== null) {
+  if (hasMore && page.length > 0) {
     nextCursor =
-      direction === 'backward'
-        ? encodeCursor(scope, { d: 'b', s: Number(row.first_seq) })
-        : encodeCursor(scope, { d: 'f', s: Number(row.last_seq) });
+      direction === 'backward' ? encodeCursor(scope, { d: 'b', s: page[0]!.seq }) : encodeCursor(scope, { d: 'f', s: page.at(-1)!.seq });
   }
-  return { text, nextCursor };
+  return { rows: page, nextCursor };
 }
 
 function pagePosition(
@@ -152,85 +171,12 @@ function conversationTypeLiteral(value: ConversationType): string {
   return `'${value}'`;
 }
 
-/*
- * The JSON text of a message, written by PostgreSQL byte for byte as JSON.stringify(toMessageJson(…)) writes it
- * (same keys in the same order, no whitespace; tests/api/v1/history-json.test.ts compares the two):
- * - strings through to_json(text), whose escaping is JSON.stringify's (\" \\ \b \f \n \r \t, other controls as
- *   lowercase \u00xx, nothing else);
- * - timestamps as toISOString() writes them: UTC, milliseconds truncated (as a Date parsed from the column is);
- * - what Node must still write itself travels between two MARK characters, a kind letter first: the jsonb
- *   columns when not trivial (jsonb's text has spaces and its own number forms: J = JSON.stringify(JSON.parse(…)),
- *   M = the same with null as {}), and attachments (A: the stored rows, for the caller's serializer, which may
- *   sign URLs). MARK (U+0001) cannot occur otherwise: JSON text escapes every control character.
- */
-const MARK = '\u0001';
-
-function isoSql(column: string): string {
-  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}
-
-const MESSAGE_JSON_SQL = `'{"id":"' || m.id || '","conversation_id":"' || m.conversation_id || '","seq":' || m.seq
-  || ',"sender":' || case m.sender_type
-       when 'user' then '{"type":"user","id":' || coalesce('"' || m.sender_user_id || '"', 'null')
-         || case when u.external_id is not null then ',"external_id":' || to_json(u.external_id) || ',"name":' || to_json(coalesce(u.name, '')) else '' end || '}'
-       when 'agent' then '{"type":"agent","id":' || coalesce('"' || m.sender_admin_id || '"', 'null')
-         || case when ad.name is not null then ',"name":' || to_json(ad.name) else '' end || '}'
-       else '{"type":"system","id":null}' end
-  || ',"type":' || to_json(m.type) || ',"content":' || case when m.deleted_at is null then to_json(m.content)::text else '""' end
-  || ',"attachments":' || case when m.deleted_at is null then coalesce((
-       select chr(1) || 'A' || json_agg(json_build_object(
-                'id', a.id, 'workspaceId', a.workspace_id, 'conversationId', a.conversation_id, 'messageId', a.message_id,
-                'uploaderUserId', a.uploader_user_id, 'uploaderAdminId', a.uploader_admin_id, 'storageKey', a.storage_key,
-                'thumbnailKey', a.thumbnail_key, 'contentType', a.content_type, 'extension', a.extension,
-                'sizeBytes', a.size_bytes, 'originalName', a.original_name, 'width', a.width, 'height', a.height,
-                'createdAt', a.created_at) order by a.created_at, a.id)::text || chr(1)
-       from attachments a where a.workspace_id = m.workspace_id and a.message_id = m.id), '[]') else '[]' end
-  || ',"reactions":' || case when m.deleted_at is null then coalesce((
-       select '[' || string_agg('{"emoji":' || to_json(r.emoji)::text || ',"count":' || r.count || ',"user_ids":[' || r.user_ids || ']}', ',' order by r.first_at, r.emoji) || ']'
-       from (select emoji, count(*) as count, min(created_at) as first_at,
-                    string_agg('"' || chat_user_id || '"', ',' order by created_at, chat_user_id) as user_ids
-             from reactions where message_id = m.id and workspace_id = m.workspace_id group by emoji) r), '[]') else '[]' end
-  || ',"client_id":' || coalesce(to_json(m.client_id)::text, 'null')
-  || ',"created_at":"' || ${isoSql('m.created_at')} || '"'
-  || ',"masked":' || case when m.masked is null then 'null' else chr(1) || 'J' || m.masked::text || chr(1) end
-  || ',"edited_at":' || coalesce('"' || ${isoSql('m.edited_at')} || '"', 'null')
-  || ',"deleted_at":' || coalesce('"' || ${isoSql('m.deleted_at')} || '"', 'null')
-  || ',"metadata":' || case when m.metadata = '{}'::jsonb then '{}' else chr(1) || 'M' || m.metadata::text || chr(1) end
-  || '}'`;
-
-/** Writes the parts of the page text PostgreSQL left to Node (see MARK). */
-function resolveMarks(text: string, serializeAttachment: AttachmentSerializer): string {
-  const parts = text.split(MARK);
-  for (let i = 1; i < parts.length; i += 2) {
-    const part = parts[i]!;
-    const value: unknown = JSON.parse(part.slice(1));
-    switch (part[0]) {
-      case 'J':
-        parts[i] = JSON.stringify(value ?? null);
-        break;
-      case 'M':
-        parts[i] = JSON.stringify(value ?? {});
-        break;
-      case 'A':
-        parts[i] = JSON.stringify(
-          (value as (Omit<StoredAttachmentRow, 'createdAt'> & { createdAt: string })[]).map((a) =>
-            serializeAttachment({ ...a, createdAt: new Date(a.createdAt) }),
-          ),
-        );
-        break;
-      default:
-        throw new Error(`unknown part in a message page: ${part[0]}`);
-    }
-  }
-  return parts.join('');
-}
-
 /**
- * The page statement (one round trip, see above): one row when the viewer may read the conversation, none
- * otherwise; `limit` 0 only checks access. It reads `limit` + 1 messages (newest first for a backward page,
- * oldest first for a forward one) and aggregates the first `limit` of them, in ascending seq, into the page text.
+ * The page statement (one round trip, see above). `take` 0 only checks access. Rows come newest first for a backward page and oldest
+ * first for a forward one; a readable conversation always yields at least one row (message columns null when
+ * the page is empty), an unreadable one none.
  */
-async function pageRow(
+async function pageRows(
   db: Executor,
   q: {
     workspaceId: string;
@@ -239,9 +185,9 @@ async function pageRow(
     includeInternal: boolean;
     direction: 'backward' | 'forward';
     boundary: number | null;
-    limit: number;
+    take: number;
   },
-): Promise<PageRow | undefined> {
+): Promise<PageRow[]> {
   const workspaceId = uuidLiteral(q.workspaceId);
   const conversationId = uuidLiteral(q.conversationId);
   let messageFilters = '';
@@ -255,30 +201,121 @@ async function pageRow(
     conversationFilters += ` and exists (select 1 from participants pt where pt.conversation_id = c.id and pt.workspace_id = c.workspace_id and pt.chat_user_id = ${viewerId} and pt.left_at is null)`;
   }
   const order = q.direction === 'backward' ? 'desc' : 'asc';
-  const limit = intLiteral(q.limit);
 
-  // count(*) is 0 only when the conversation row is not there (not readable): the left join yields one row for
-  // a readable conversation even without messages. Attachments and reactions are skipped for deleted messages
-  // (their JSON drops them anyway); reactions are grouped per emoji in order of the first reaction, user ids in
-  // reaction order.
+  // Attachments and reactions are skipped for deleted messages (their JSON drops them anyway). Reactions are
+  // grouped per emoji in order of the first reaction, user ids in reaction order (as the JSON always listed them).
+  // A plain string (no drizzle SQL chunks to assemble per request), run as sql.raw.
   const statement = `
-    select count(*)::int as found, count(p.seq)::int as taken,
-           min(p.seq) filter (where p.n <= ${limit}) as first_seq, max(p.seq) filter (where p.n <= ${limit}) as last_seq,
-           string_agg(p.j, ',' order by p.seq) filter (where p.n <= ${limit}) as page
+    select p.*
     from conversations c
     left join lateral (
-      select m.seq, row_number() over (order by m.seq ${order}) as n, ${MESSAGE_JSON_SQL} as j
+      select m.id, m.conversation_id, m.seq, m.sender_type, m.sender_user_id, m.sender_admin_id, m.type, m.content,
+             m.masked, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted_at,
+             u.external_id as user_external_id, u.name as user_name, ad.name as admin_name,
+             case when m.deleted_at is null then (
+               select json_agg(json_build_object(
+                        'id', a.id, 'workspaceId', a.workspace_id, 'conversationId', a.conversation_id, 'messageId', a.message_id,
+                        'uploaderUserId', a.uploader_user_id, 'uploaderAdminId', a.uploader_admin_id, 'storageKey', a.storage_key,
+                        'thumbnailKey', a.thumbnail_key, 'contentType', a.content_type, 'extension', a.extension,
+                        'sizeBytes', a.size_bytes, 'originalName', a.original_name, 'width', a.width, 'height', a.height,
+                        'createdAt', a.created_at) order by a.created_at, a.id)
+               from attachments a where a.workspace_id = m.workspace_id and a.message_id = m.id) end as attachments,
+             case when m.deleted_at is null then (
+               select json_agg(json_build_object('emoji', r.emoji, 'count', r.count, 'user_ids', r.user_ids) order by r.first_at, r.emoji)
+               from (select emoji, count(*) as count, min(created_at) as first_at,
+                            json_agg(chat_user_id order by created_at, chat_user_id) as user_ids
+                     from reactions where message_id = m.id and workspace_id = m.workspace_id group by emoji) r) end as reactions
       from messages m
       left join chat_users u on u.id = m.sender_user_id and u.workspace_id = m.workspace_id
       left join admins ad on ad.id = m.sender_admin_id
       where m.workspace_id = c.workspace_id and m.conversation_id = c.id${messageFilters}
       order by m.seq ${order}
-      limit ${intLiteral(q.limit + 1)}
+      limit ${intLiteral(q.take)}
     ) p on true
-    where c.id = ${conversationId} and c.workspace_id = ${workspaceId}${conversationFilters}`;
+    where c.id = ${conversationId} and c.workspace_id = ${workspaceId}${conversationFilters}
+    order by p.seq ${order}`;
   const result = (await db.execute(sql.raw(statement))) as unknown;
   // postgres.js answers an array of rows, PGlite an object holding them.
-  const rows = (Array.isArray(result) ? result : (result as { rows: PageRow[] }).rows) as PageRow[];
-  const row = rows[0];
-  return row && Number(row.found) > 0 ? row : undefined;
+  return (Array.isArray(result) ? result : (result as { rows: PageRow[] }).rows) as PageRow[];
+}
+
+function json(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+function date(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function toMessageJsonFromRow(r: PageRow, serializeAttachment: AttachmentSerializer): MessageJson {
+  const attachments = (json(r.attachments) as (Omit<StoredAttachmentRow, 'createdAt'> & { createdAt: string })[] | null) ?? [];
+  return toMessageJson(
+    {
+      id: r.id!,
+      conversationId: r.conversation_id,
+      seq: r.seq,
+      senderType: r.sender_type,
+      senderUserId: r.sender_user_id,
+      senderAdminId: r.sender_admin_id,
+      type: r.type,
+      content: r.content,
+      masked: json(r.masked) as MaskedInfo | null,
+      clientId: r.client_id,
+      metadata: (json(r.metadata) ?? {}) as JsonObject,
+      createdAt: date(r.created_at),
+      editedAt: r.edited_at === null ? null : date(r.edited_at),
+      deletedAt: r.deleted_at === null ? null : date(r.deleted_at),
+    },
+    {
+      senderUser:
+        r.sender_user_id && r.user_external_id !== null ? { id: r.sender_user_id, externalId: r.user_external_id, name: r.user_name ?? '' } : null,
+      senderAdmin: r.sender_admin_id && r.admin_name !== null ? { id: r.sender_admin_id, name: r.admin_name } : null,
+      attachments: attachments.map((a) => serializeAttachment({ ...a, createdAt: new Date(a.createdAt) })),
+      reactions: (json(r.reactions) as ReactionSummary[] | null) ?? [],
+    },
+  );
+}
+
+/** `"…"` for a uuid column (hex and dashes only: nothing to escape), or null. */
+function idText(value: string | null): string {
+  return value === null ? 'null' : `"${value}"`;
+}
+
+function isoText(value: Date | string | null): string {
+  return value === null ? 'null' : `"${date(value).toISOString()}"`;
+}
+
+/**
+ * One message's JSON text, written directly: byte for byte JSON.stringify(toMessageJsonFromRow(r)) — the same
+ * keys in the same order, the same values (tests/api/v1/history-json.test.ts holds the two together).
+ */
+function messageText(r: PageRow, serializeAttachment: AttachmentSerializer): string {
+  const deleted = r.deleted_at !== null;
+  let sender: string;
+  if (r.sender_type === 'user') {
+    sender = `{"type":"user","id":${idText(r.sender_user_id)}`;
+    if (r.sender_user_id && r.user_external_id !== null) sender += `,"external_id":${JSON.stringify(r.user_external_id)},"name":${JSON.stringify(r.user_name ?? '')}`;
+    sender += '}';
+  } else if (r.sender_type === 'agent') {
+    sender = `{"type":"agent","id":${idText(r.sender_admin_id)}`;
+    if (r.sender_admin_id && r.admin_name !== null) sender += `,"name":${JSON.stringify(r.admin_name)}`;
+    sender += '}';
+  } else {
+    sender = '{"type":"system","id":null}';
+  }
+  let attachments = '[]';
+  let reactions = '[]';
+  if (!deleted) {
+    const rows = json(r.attachments) as (Omit<StoredAttachmentRow, 'createdAt'> & { createdAt: string })[] | null;
+    if (rows !== null && rows.length > 0) attachments = JSON.stringify(rows.map((a) => serializeAttachment({ ...a, createdAt: new Date(a.createdAt) })));
+    const summary = json(r.reactions) as ReactionSummary[] | null;
+    if (summary !== null && summary.length > 0) reactions = JSON.stringify(summary);
+  }
+  return (
+    `{"id":${idText(r.id)},"conversation_id":${idText(r.conversation_id)},"seq":${r.seq},"sender":${sender},"type":${JSON.stringify(r.type)}` +
+    `,"content":${deleted ? '""' : JSON.stringify(r.content)},"attachments":${attachments},"reactions":${reactions}` +
+    `,"client_id":${r.client_id === null ? 'null' : JSON.stringify(r.client_id)},"created_at":${isoText(r.created_at)}` +
+    `,"masked":${JSON.stringify(json(r.masked) ?? null)},"edited_at":${isoText(r.edited_at)},"deleted_at":${isoText(r.deleted_at)}` +
+    `,"metadata":${JSON.stringify(json(r.metadata) ?? {})}}`
+  );
 }
