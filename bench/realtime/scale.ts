@@ -430,13 +430,18 @@ async function runRollingRestart(ctx: {
     })();
     await Promise.all(loads.map((l) => l.request({ type: 'route', urls: [`ws://127.0.0.1:${node2.port}`] }, 'routed')));
     const exited = new Promise<void>((resolve) => first.process.once('exit', () => resolve()));
-    const stopAt = Date.now();
-    await within(60_000, 'stop', first.request({ type: 'stop' }, 'stopped'));
-    const stoppedAt = Date.now();
     let [serverCpu0, loadCpu0] = [node2.cpuUs(), await statusOf(loads)];
+    const stopAt = Date.now();
+    // The clients move while node 1 is still closing: progress and node 2's CPU are sampled from the stop on.
+    let stoppedAt = 0;
+    const stopped = within(60_000, 'stop', first.request({ type: 'stop' }, 'stopped')).then(() => {
+      stoppedAt = Date.now();
+    });
     const deadline = Date.now() + 60_000;
+    const reconnectsBefore = loadCpu0.reconnects;
     let status = loadCpu0;
-    while (Date.now() < deadline && (status.pendingRecovery > 0 || status.streaming < held)) {
+    // Until every client has seen its 4200 (one reconnect each at least), then until all are back and caught up.
+    while (Date.now() < deadline && (status.reconnects - reconnectsBefore < held || status.pendingRecovery > 0 || status.streaming < held)) {
       await sleep(250);
       const cpu = node2.cpuUs();
       status = await statusOf(loads);
@@ -444,6 +449,7 @@ async function runRollingRestart(ctx: {
       log(`scale: rolling +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
     }
     const [serverCpu1, loadCpu1] = [node2.cpuUs(), await statusOf(loads)];
+    await stopped;
     await within(30_000, 'node 1 exit', exited);
     publishing = false;
     await ticker;
