@@ -43,12 +43,14 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
   const { scratch, handle } = await createMigratedDatabase(postgresUrl, 'history');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-bench-history-'));
   const servers: ServerChild[] = [];
+  let monitor: postgres.Sql | undefined;
   try {
     const tenant = await createBenchTenant(handle.db, { conversations: 1 });
     await handle.close();
     const target = tenant.conversations[0]!;
 
     const sql = postgres(scratch.url, { max: 1, onnotice: () => undefined });
+    monitor = sql;
     const loadT0 = performance.now();
     // One statement each: the other 999 conversations, then 1 000 messages in every conversation.
     await sql`insert into conversations (id, workspace_id, type, name, last_seq, last_message_at)
@@ -96,8 +98,18 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
         order by seq desc limit ${PAGE + 1}`;
       if (i >= WARMUP) rawSamples.push(performance.now() - t0);
     }
-    await sql.end();
     const raw = summarize(rawSamples);
+    // The PostgreSQL side of a page: CPU of the backends serving the scratch database (same machine, /proc),
+    // so that work moved between Node and the database shows up on both sides, not only as less server CPU.
+    const ownBackend = (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+    const backendCpuMs = async (): Promise<number | null> => {
+      const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend' and pid <> ${ownBackend}`;
+      try {
+        return rows.reduce((sum, r) => sum + cpuTimeMs(r.pid), 0);
+      } catch {
+        return null; // PostgreSQL on another host (or no /proc): not measured
+      }
+    };
 
     // Two servers side by side, the same but for DATABASE_PREPARED_STATEMENTS, measured in alternating
     // batches so that load from other processes on the machine hits both alike.
@@ -131,9 +143,12 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     }
     const httpSamples: number[][] = servers.map(() => []);
     const cpuMs = servers.map(() => 0);
+    const pgCpuMs: (number | null)[] = servers.map(() => 0);
     for (let batchNo = 0; batchNo < ITERATIONS / BATCH; batchNo++) {
       for (const [v, server] of servers.entries()) {
         const cpu0 = cpuTimeMs(server.pid);
+        // Only this server's connections are busy during its batch (the other one waits its turn).
+        const pg0 = await backendCpuMs();
         for (let i = 0; i < BATCH; i++) {
           const t0 = performance.now();
           const res = await fetch(`${server.url}${pagePath}`, { headers });
@@ -142,8 +157,11 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
           httpSamples[v]!.push(performance.now() - t0);
         }
         cpuMs[v]! += cpuTimeMs(server.pid) - cpu0;
+        const pg1 = await backendCpuMs();
+        pgCpuMs[v] = pg0 === null || pg1 === null || pgCpuMs[v] === null ? null : pgCpuMs[v]! + (pg1 - pg0);
       }
     }
+    await sql.end();
     // The same page through core listMessages inside each server process: no HTTP, no auth, no JSON text.
     const coreSamples: number[][] = [];
     for (const server of servers) {
@@ -157,6 +175,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     const http = httpSamples.map((s) => summarize(s));
     const core = coreSamples.map((s) => summarize(s));
     const cpuPerRequestMs = cpuMs.map((ms) => round(ms / ITERATIONS, 3));
+    const pgCpuPerRequestMs = pgCpuMs.map((ms) => (ms === null ? null : round(ms / ITERATIONS, 3)));
 
     const scenarioName = 'history page (1M messages, PostgreSQL)';
     const common = `${count.toLocaleString('en-US')} messages in DB (bulk-loaded in ${loadS} s); ${ITERATIONS} sequential requests after ${WARMUP} warm-up`;
@@ -173,7 +192,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
         baseline: { label: `raw SQL page query ${metric}`, value: raw[key], unit: 'ms' },
         ratio: ratioOf(http[0]![key], raw[key]),
         note: `${httpWhat}; default DATABASE_PREPARED_STATEMENTS=false; ${common}`,
-        ...(metric === 'p50' ? { detail: { http: http[0], core: core[0], raw, serverCpuMsPerRequest: cpuPerRequestMs[0], messages: count, loadS } } : {}),
+        ...(metric === 'p50' ? { detail: { http: http[0], core: core[0], raw, serverCpuMsPerRequest: cpuPerRequestMs[0], postgresCpuMsPerRequest: pgCpuPerRequestMs[0], messages: count, loadS } } : {}),
       });
     }
     for (const metric of ['p50', 'p99'] as const) {
@@ -198,7 +217,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
         baseline: { label: `same page, prepared statements off, ${metric}`, value: http[0]![key], unit: 'ms' },
         ratio: ratioOf(http[1]![key], http[0]![key]),
         note: `HTTP as above with DATABASE_PREPARED_STATEMENTS=true (core only: p50 ${core[1]!.p50Ms} ms, p99 ${core[1]!.p99Ms} ms); batches of ${BATCH} alternating with the default server`,
-        ...(metric === 'p50' ? { detail: { http: http[1], core: core[1], serverCpuMsPerRequest: cpuPerRequestMs[1] } } : {}),
+        ...(metric === 'p50' ? { detail: { http: http[1], core: core[1], serverCpuMsPerRequest: cpuPerRequestMs[1], postgresCpuMsPerRequest: pgCpuPerRequestMs[1] } } : {}),
       });
     }
     rows.push({
@@ -210,8 +229,20 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
       ratio: ratioOf(cpuPerRequestMs[0]!, cpuPerRequestMs[1]!),
       note: 'user+system CPU of the server process over the HTTP requests (/proc), divided by their number; PostgreSQL not included',
     });
+    if (pgCpuPerRequestMs[0] !== null && pgCpuPerRequestMs[1] !== null) {
+      rows.push({
+        scenario: scenarioName,
+        metric: 'PostgreSQL CPU per page',
+        value: pgCpuPerRequestMs[0]!,
+        unit: 'ms',
+        baseline: { label: 'with prepared statements', value: pgCpuPerRequestMs[1]!, unit: 'ms' },
+        ratio: ratioOf(pgCpuPerRequestMs[0]!, pgCpuPerRequestMs[1]!),
+        note: "user+system CPU of the PostgreSQL backends serving the bench database over the same requests (/proc, same host), divided by their number: the database's share of a page (the statement's parse and plan included)",
+      });
+    }
     return rows;
   } finally {
+    await monitor?.end({ timeout: 1 }).catch(() => undefined);
     await Promise.all(servers.map((server) => server.stop()));
     await handle.close().catch(() => undefined);
     await scratch.drop();
