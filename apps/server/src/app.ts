@@ -30,6 +30,8 @@ export interface BuildAppOptions {
 
 /** Default JSON body cap (V-02); uploads use multipart with their own streaming limit. */
 export const JSON_BODY_LIMIT_BYTES = 1_048_576;
+/** While the server closes, keep-alive connections that have become idle are closed this often. */
+const CLOSE_REAP_INTERVAL_MS = 100;
 
 /**
  * Builds the HTTP + WebSocket application without listening (ARCHITECTURE.md convention 6).
@@ -103,9 +105,23 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       reply.elapsedTime / 1000,
     );
   });
+  // Graceful close: Node's server.close() reaps only the keep-alive connections idle at that moment. One whose
+  // request was still running then (begun before Fastify started answering 503) would stay open until its
+  // keep-alive timeout (72 s) and hold the close — seen as a one-minute hang when a client's request straddled
+  // a shutdown. While closing, answers carry `Connection: close`, and idle connections are reaped until the
+  // server has closed.
+  let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    closing = true;
+    reaper = setInterval(() => app.server.closeIdleConnections(), CLOSE_REAP_INTERVAL_MS);
+    reaper.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(reaper));
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
+    if (closing) reply.header('connection', 'close');
   });
 
   // Before any route: the CORS hook and route list must see every /api/widget and /api/embed route (C-05).
