@@ -97,6 +97,43 @@ describe.each(backends)('sdk ChatClient against the real server (%s)', (backend)
     bob.stop();
   });
 
+  it('counts a message published while a conversation channel was still subscribing (unread badge of a closed widget)', async () => {
+    // Bob's conversation channel is authorized only when the test says so; his user channel goes through at once.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inFlight = 0;
+    const slowConversationAuth: typeof fetch = async (input, init) => {
+      if (String(input).endsWith('/broadcasting/auth') && String(init?.body).includes('private-conversation.')) {
+        await gate;
+        return fetch(input, init);
+      }
+      inFlight += 1;
+      try {
+        return await fetch(input, init);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const ann = await client('ann');
+    const bob = await client('bob', slowConversationAuth);
+    const userChannel = `private-user.${bob.me!.id}`;
+    await waitFor(() => bob.realtime.isSubscribed(userChannel));
+    // Whatever Bob reads on that subscription has been read (polled between tasks: a chain of requests shows as one).
+    await waitFor(() => inFlight === 0);
+    const before = bob.unreadTotal;
+    // Published while Bob follows the user channel but not yet the conversation's: no live event reaches him.
+    const sent = ann.sendMessage(conversationId, 'while you were subscribing');
+    await waitFor(() => ann.messages(conversationId).find((m) => m.clientId === sent && m.state !== 'sending' && m.state !== 'queued'));
+    expect(bob.realtime.isSubscribed(`private-conversation.${conversationId}`)).toBe(false);
+    release();
+    await waitFor(() => bob.realtime.isSubscribed(`private-conversation.${conversationId}`));
+    // Once every channel of his answered, the summaries are read again: the message is counted.
+    await waitFor(() => bob.unreadTotal === before + 1);
+    expect(bob.conversation(conversationId)?.last_message?.content).toBe('while you were subscribing');
+    ann.stop();
+    bob.stop();
+  });
+
   it('retries a send whose answer was lost with the same client_id: stored once, shown once', async () => {
     let dropNext = true;
     // The request reaches the server, the answer never reaches the client (the worst case for duplicates).

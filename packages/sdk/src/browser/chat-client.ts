@@ -25,6 +25,11 @@ export const TYPING_DISPLAY_MS = 6_000;
 export const MAX_LIVE_CONVERSATIONS = 25;
 /** Page size of history loads: one screen and a half of bubbles. */
 export const MESSAGE_PAGE_SIZE = 30;
+/**
+ * After a (re)connect the summaries (list, unread counts) are read again once every channel of this client has
+ * answered its subscription; should one never answer, they are read after this long anyway.
+ */
+export const RESUBSCRIBE_SETTLE_TIMEOUT_MS = 10_000;
 
 export type DeliveryState = 'queued' | 'sending' | 'sent' | 'read' | 'failed';
 
@@ -121,6 +126,12 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private activeId: string | null = null;
   private stopped = false;
   private readonly onOnline = () => this.flushQueue();
+  /** The user channel and the conversation channels this client subscribed (not the widget's presence ones). */
+  private readonly ownChannels = new Set<string>();
+  /** Own channels whose subscription has not answered since the last connect; the summaries wait for them. */
+  private unsettled = new Set<string>();
+  private refreshDue = false;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** Mints a session with the public key (and user_hash for identified users), then builds the client. */
   static async connectWithPublicKey(options: Omit<ChatClientOptions, 'token'> & {
@@ -154,18 +165,25 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
     });
     this.realtime.on('state', (state) => this.emit('connection', state));
-    this.realtime.on('connected', () => this.flushQueue());
+    this.realtime.on('connected', () => {
+      this.flushQueue();
+      // The first connection too: start() read the counts before the socket was up, so an event published in
+      // between reached nobody. The summaries are read again once every own channel is live: a message
+      // published to a conversation whose channel was still subscribing (its unread count, the list's last
+      // message) is then in what is read, and anything later arrives live.
+      this.unsettled = new Set(this.ownChannels);
+      this.refreshDue = true;
+      if (this.settleTimer) clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => this.settle(null), RESUBSCRIBE_SETTLE_TIMEOUT_MS);
+      if (this.unsettled.size === 0) this.settle(null);
+    });
     // Catch up only once the channel is live again: a message committed between the fetch and the subscription
     // would otherwise fall between the two. Duplicates from the overlap are merged by id.
     this.realtime.on('subscribed', (channel) => {
-      if (channel.startsWith('private-conversation.')) {
-        void this.catchUp(channel.slice('private-conversation.'.length));
-      } else if (this.meJson && channel === ProductChannel.user(this.meJson.user.id)) {
-        // The first subscription too: start() read the counts before the socket was up, so an unread.updated
-        // or conversation.created published in between reached nobody (seen as a missing badge on a busy box).
-        void this.refreshAfterReconnect();
-      }
+      if (channel.startsWith('private-conversation.')) void this.catchUp(channel.slice('private-conversation.'.length));
+      this.settle(channel);
     });
+    this.realtime.on('subscription_error', (channel) => this.settle(channel));
     this.realtime.on('event', (channel, event, data) => this.onRealtimeEvent(channel, event, data));
   }
 
@@ -174,7 +192,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   async start(): Promise<void> {
     this.meJson = await this.guard(this.api.me());
     this.unreadTotalValue = this.meJson.unread_total;
-    this.realtime.subscribe(ProductChannel.user(this.meJson.user.id));
+    this.follow(ProductChannel.user(this.meJson.user.id));
     await this.refreshConversations();
     if (typeof addEventListener === 'function') addEventListener('online', this.onOnline);
     this.realtime.connect();
@@ -186,7 +204,25 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.stopped = true;
     if (typeof removeEventListener === 'function') removeEventListener('online', this.onOnline);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     this.realtime.disconnect();
+  }
+
+  private follow(channel: string): void {
+    this.ownChannels.add(channel);
+    // Subscribed while the summaries still wait: they wait for this one too.
+    if (this.refreshDue) this.unsettled.add(channel);
+    this.realtime.subscribe(channel);
+  }
+
+  /** One own channel answered (`null`: the wait timed out or there was nothing to wait for). */
+  private settle(channel: string | null): void {
+    if (channel !== null) this.unsettled.delete(channel);
+    if (!this.refreshDue || (channel !== null && this.unsettled.size > 0)) return;
+    this.refreshDue = false;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    void this.refreshAfterReconnect();
   }
 
   get me(): UserJson | null {
@@ -265,7 +301,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       readSeqs,
       typing: new Map(),
     });
-    if (this.states.size <= MAX_LIVE_CONVERSATIONS) this.realtime.subscribe(ProductChannel.conversation(c.id));
+    if (this.states.size <= MAX_LIVE_CONVERSATIONS) this.follow(ProductChannel.conversation(c.id));
   }
 
   // ---- messages --------------------------------------------------------------------------------------
