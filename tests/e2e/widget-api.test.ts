@@ -83,6 +83,8 @@ describe.each(backends)('widget page API and resilience (%s)', (backendName) => 
     await expect.poll(() => page.evaluate(() => document.querySelector('reusable-chat')?.shadowRoot?.querySelector('.rc-root') !== null)).toBe(true);
     await consumer.sendMessage(conversationId, { content: 'Hi Greta, anything I can help with?', sender_external_id: hostId });
     await widget(page, '[data-testid=unread-badge]').filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+    // The badge is decoration; screen readers get the count in the launcher's name.
+    expect(await widget(page, '.launcher').getAttribute('aria-label')).toBe('Open chat (1 unread)');
     await expect.poll(() => page.evaluate(() => (window as unknown as { __got: { content: string }[] }).__got.map((m) => m.content))).toEqual([
       'Hi Greta, anything I can help with?',
     ]);

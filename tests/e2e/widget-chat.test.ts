@@ -157,6 +157,10 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     await widget(guest.page, 'textarea').press('Enter');
     const hostBubble = widget(host.page, '[data-testid=bubble]').filter({ hasText: 'Hello' });
     await hostBubble.waitFor({ timeout: 10_000 });
+    // Screen readers hear it arrive: the thread is a polite live log, and each bubble starts with who and when.
+    expect(await widget(host.page, '.thread').getAttribute('role')).toBe('log');
+    expect(await widget(host.page, '.thread').getAttribute('aria-live')).toBe('polite');
+    expect(await widget(host.page, '.row').filter({ hasText: 'Hello' }).locator('.sr-only').first().textContent()).toMatch(/^Gina Guest, .+: $/);
 
     // The host has the thread open, so the guest's message is read: the tick turns into "read".
     await widget(guest.page, '.row.mine[data-state=read]').first().waitFor({ timeout: 10_000 });
