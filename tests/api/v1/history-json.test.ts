@@ -72,6 +72,7 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
       metadata = '{"b": 1.50, "a": [1, 2e3, {"x": null}], "10": "ten", "zz": "s p a c e: , ", "big": 12345678901234567890}'::jsonb
       where id = ${bySeq.get(2)!.id}`);
     await db.execute(sql`update messages set created_at = '2026-03-04 05:06:08.000001+00', masked = 'null'::jsonb where id = ${bySeq.get(3)!.id}`);
+    await db.execute(sql`update messages set created_at = '2026-03-04 05:06:09+00' where id = ${bySeq.get(4)!.id}`);
     await db.execute(sql`update messages set deleted_at = '2026-03-05 00:00:00.5+00' where id = ${bySeq.get(6)!.id}`);
     await db.execute(sql`update messages set edited_at = '2026-03-05 01:02:03.456789+00' where id = ${bySeq.get(8)!.id}`);
     const at = (s: number) => new Date(Date.UTC(2026, 2, 6, 0, 0, s));
@@ -151,7 +152,9 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
     ]);
     expect(byMessage.get(2)!.created_at).toBe('2026-03-04T05:06:07.999Z');
     expect(byMessage.get(2)!.metadata).toEqual({ 10: 'ten', a: [1, 2000, { x: null }], b: 1.5, zz: 's p a c e: , ', big: 12345678901234567000 });
+    expect(byMessage.get(3)!.created_at).toBe('2026-03-04T05:06:08.000Z');
     expect(byMessage.get(3)!.masked).toBeNull();
+    expect(byMessage.get(4)!.created_at).toBe('2026-03-04T05:06:09.000Z');
     expect(byMessage.get(5)!.sender).toEqual({ type: 'user', id: null });
     expect(byMessage.get(6)).toMatchObject({ content: '', attachments: [], reactions: [], deleted_at: '2026-03-05T00:00:00.500Z' });
     expect(byMessage.get(8)!.attachments).toEqual([{ id: expect.any(String), content_type: 'image/png', size_bytes: 2048, name: 'ph"oto\n.png', width: 64, height: 48 }]);

@@ -32,9 +32,10 @@ interface PageRow {
   masked: unknown;
   client_id: string | null;
   metadata: unknown;
-  created_at: Date | string;
-  edited_at: Date | string | null;
-  deleted_at: Date | string | null;
+  /** UTC, as PostgreSQL writes a timestamp without time zone (see isoFromUtcText). */
+  created_at: string;
+  edited_at: string | null;
+  deleted_at: string | null;
   user_external_id: string | null;
   user_name: string | null;
   admin_name: string | null;
@@ -210,7 +211,8 @@ async function pageRows(
     from conversations c
     left join lateral (
       select m.id, m.conversation_id, m.seq, m.sender_type, m.sender_user_id, m.sender_admin_id, m.type, m.content,
-             m.masked, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted_at,
+             m.masked, m.client_id, m.metadata, (m.created_at at time zone 'UTC')::text as created_at,
+             (m.edited_at at time zone 'UTC')::text as edited_at, (m.deleted_at at time zone 'UTC')::text as deleted_at,
              u.external_id as user_external_id, u.name as user_name, ad.name as admin_name,
              case when m.deleted_at is null then (
                select json_agg(json_build_object(
@@ -243,8 +245,22 @@ function json(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value;
 }
 
-function date(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
+/** `2026-11-24 10:43:13[.123456]`: a UTC timestamp as PostgreSQL writes it (DateStyle ISO, as postgres.js requires). */
+const UTC_TIMESTAMP_TEXT = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?$/;
+
+/**
+ * toISOString() of the Date the driver would have made of the column (milliseconds truncated, as V8 parses
+ * them), written from the text without a Date and its parsing (both showed in the page's CPU profile).
+ * Anything else (years past 9999, BC, infinity) takes the Date path and throws like it always did.
+ */
+function isoFromUtcText(text: string): string {
+  if (!UTC_TIMESTAMP_TEXT.test(text)) return new Date(`${text.replace(' ', 'T')}Z`).toISOString();
+  const ms = text.length === 19 ? '000' : `${text.slice(20, 23)}00`.slice(0, 3);
+  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms}Z`;
+}
+
+function date(text: string): Date {
+  return new Date(isoFromUtcText(text));
 }
 
 function toMessageJsonFromRow(r: PageRow, serializeAttachment: AttachmentSerializer): MessageJson {
@@ -281,8 +297,8 @@ function idText(value: string | null): string {
   return value === null ? 'null' : `"${value}"`;
 }
 
-function isoText(value: Date | string | null): string {
-  return value === null ? 'null' : `"${date(value).toISOString()}"`;
+function isoText(text: string | null): string {
+  return text === null ? 'null' : `"${isoFromUtcText(text)}"`;
 }
 
 /**
