@@ -121,6 +121,8 @@ describe.each(backends)('sdk ChatClient against the real server (%s)', (backend)
     // Whatever Bob reads on that subscription has been read (polled between tasks: a chain of requests shows as one).
     await waitFor(() => inFlight === 0);
     const before = bob.unreadTotal;
+    const announced: string[] = [];
+    bob.on('message', (m) => announced.push(m.content));
     // Published while Bob follows the user channel but not yet the conversation's: no live event reaches him.
     const sent = ann.sendMessage(conversationId, 'while you were subscribing');
     await waitFor(() => ann.messages(conversationId).find((m) => m.clientId === sent && m.state !== 'sending' && m.state !== 'queued'));
@@ -130,6 +132,11 @@ describe.each(backends)('sdk ChatClient against the real server (%s)', (backend)
     // Once every channel of his answered, the summaries are read again: the message is counted.
     await waitFor(() => bob.unreadTotal === before + 1);
     expect(bob.conversation(conversationId)?.last_message?.content).toBe('while you were subscribing');
+    // …and announced once, as a live one would have been (the widget's rc-message).
+    await waitFor(() => announced.length > 0);
+    ann.sendMessage(conversationId, 'and one live');
+    await waitFor(() => announced.includes('and one live'));
+    expect(announced).toEqual(['while you were subscribing', 'and one live']);
     ann.stop();
     bob.stop();
   });

@@ -257,10 +257,29 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     return this.states.get(id)?.conversation ?? null;
   }
 
-  async refreshConversations(): Promise<void> {
+  /** `announce`: a newer last message from someone else in a conversation without loaded history is a `message`. */
+  async refreshConversations(announce = false): Promise<void> {
     const page = await this.guard(this.api.listConversations({ limit: MAX_LIVE_CONVERSATIONS }));
-    for (const c of page.data) this.upsertConversation(c);
+    for (const c of page.data) {
+      const known = this.states.get(c.id);
+      const knownSeq = known ? (known.conversation.last_seq ?? 0) : null;
+      this.upsertConversation(c);
+      if (announce) this.announceMissed(c, known?.loaded === true, knownSeq);
+    }
     this.emit('change', null);
+  }
+
+  /**
+   * A message published while the conversation's channel was not live yet reached nobody. A conversation whose
+   * history is loaded gets it through its catch-up (which emits `message` per message); for the others the list
+   * shows it as the last message, so it is announced from there — once: a copy that did arrive live already
+   * moved the known last seq.
+   */
+  private announceMissed(c: ConversationJson, loaded: boolean, knownSeq: number | null): void {
+    const last = c.last_message;
+    if (loaded || !last || last.deleted_at !== null || (knownSeq !== null && last.seq <= knownSeq)) return;
+    if (last.sender.type === 'user' && last.sender.id === this.meJson?.user.id) return;
+    this.emit('message', last);
   }
 
   async openConversation(id: string): Promise<ConversationJson> {
@@ -401,7 +420,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** After a reconnect: conversations created and unread counts changed while we were away. */
   private async refreshAfterReconnect(): Promise<void> {
     try {
-      await this.refreshConversations();
+      await this.refreshConversations(true);
       const me = await this.api.me();
       this.setUnreadTotal(me.unread_total);
     } catch (err) {
