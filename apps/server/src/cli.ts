@@ -17,8 +17,9 @@ import { schema, type DatabaseHandle } from '@reusable-chat/db';
 import { composeDeps, openDatabase } from './compose.ts';
 import type { ServerRole } from './deps.ts';
 import { acquireDataDirLockIfEmbedded, DataDirBusyError } from './lifecycle/data-dir-lock.ts';
-import { ALL_ROLES, describeStartupError, runServerUntilSignal } from './main.ts';
+import { ALL_ROLES, describeStartupError, isReloadable, runServerUntilSignal } from './main.ts';
 import { DEV_ADMIN_EMAIL, seedDemo } from './seed/seed-demo.ts';
+import { isSupervisedWorker, runSupervisor } from './supervisor.ts';
 import { runWorkspaceDeletion } from './worker/workspace-deletion.ts';
 
 /**
@@ -40,7 +41,10 @@ class CommandError extends Error {}
 const USAGE = `Usage: reusable-chat <command> [options]
 
 Commands:
-  serve [--roles api,realtime,worker]     start the server (default: all roles)
+  serve [--roles api,realtime,worker] [--reloadable]
+                                          start the server (default: all roles); --reloadable (or
+                                          RELOADABLE=true) runs it under a supervisor that reloads it with
+                                          zero downtime on SIGHUP (docs/restarts.md)
   worker                                  start only the background worker (same as serve --roles worker)
   migrate                                 apply database migrations
   seed                                    create the demo workspace, demo key and (in development) dev admin
@@ -301,8 +305,13 @@ export async function runCli(argv: readonly string[], io: CliIo = {}): Promise<n
     const config = loadConfig(io.env ?? process.env);
     switch (command) {
       case 'serve': {
-        const values = parse(rest, { roles: { type: 'string' } });
-        return await runServerUntilSignal({ config, roles: parseRoles(values.roles) });
+        const values = parse(rest, { roles: { type: 'string' }, reloadable: { type: 'boolean' } });
+        const roles = parseRoles(values.roles);
+        if ((values.reloadable === true || isReloadable(io.env ?? process.env)) && !isSupervisedWorker()) {
+          // The worker runs this same file as `serve --roles …`; being a cluster worker, it serves.
+          return await runSupervisor({ config, exec: fileURLToPath(import.meta.url), args: ['serve', '--roles', roles.join(',')] });
+        }
+        return await runServerUntilSignal({ config, roles });
       }
       case 'worker':
         parse(rest, {});

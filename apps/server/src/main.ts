@@ -8,6 +8,7 @@ import { composeDeps } from './compose.ts';
 import type { AppDeps, ServerRole } from './deps.ts';
 import { acquireDataDirLockIfEmbedded, DataDirBusyError } from './lifecycle/data-dir-lock.ts';
 import { seedDemo, type SeedResult } from './seed/seed-demo.ts';
+import { isSupervisedWorker, reportReadyToSupervisor, runSupervisor } from './supervisor.ts';
 import { startWorker, type RunningWorker } from './worker/index.ts';
 
 /**
@@ -162,8 +163,13 @@ export async function runServerUntilSignal(options: StartServerOptions): Promise
   try {
     const server = await startServer(options);
     if (!stopRequested) process.stdout.write(formatBanner(server) + '\n');
+    const supervised = isSupervisedWorker();
+    if (supervised) void reportReadyToSupervisor(server.app, () => stopRequested !== undefined);
     return await new Promise<number>((resolve) => {
       stop = () => {
+        // Supervised (a reload): leave the shared port before the sockets are told 4200, so their immediate
+        // reconnect is handed to the new worker rather than refused by this one (docs/restarts.md).
+        if (supervised) server.app?.server.close();
         // Not unref'd: if closing stalls with nothing else pending, this timer is what ends the process.
         const deadline = setTimeout(() => {
           process.stderr.write(`Shutdown did not finish within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting.\n`);
@@ -190,10 +196,23 @@ export async function runServerUntilSignal(options: StartServerOptions): Promise
   }
 }
 
+/** RELOADABLE=true: run under the reload supervisor (docs/restarts.md). Anything but true/false/1/0 is an error. */
+export function isReloadable(env: Record<string, string | undefined>): boolean {
+  const raw = env.RELOADABLE?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError([{ variable: 'RELOADABLE', message: 'must be true or false' }]);
+}
+
 export async function runMain(env: Record<string, string | undefined> = process.env): Promise<never> {
   let code: number;
   try {
-    code = await runServerUntilSignal({ config: loadConfig(env) });
+    const config = loadConfig(env);
+    // The primary supervises; the worker it forks runs this same file and, being a cluster worker, serves.
+    code =
+      isReloadable(env) && !isSupervisedWorker()
+        ? await runSupervisor({ config, exec: fileURLToPath(import.meta.url) })
+        : await runServerUntilSignal({ config });
   } catch (err) {
     const message = describeStartupError(err);
     if (message) process.stderr.write(`Reusable Chat could not start.\n${message}\n`);
