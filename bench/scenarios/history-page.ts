@@ -8,6 +8,7 @@
  * and the HTTP/core layers once more with DATABASE_PREPARED_STATEMENTS=true, in the same run.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -22,7 +23,8 @@ const CONVERSATIONS = 1_000;
 const MESSAGES_PER_CONVERSATION = 1_000;
 const PAGE = 50;
 const WARMUP = 30;
-const ITERATIONS = 500;
+/** Enough samples that p99 is the 20th-slowest request, not the 5th (one stray pause moved it before). */
+const ITERATIONS = 2_000;
 /** HTTP requests per batch; batches alternate between the two servers. */
 const BATCH = 50;
 /** Linux clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on every mainstream kernel). */
@@ -134,13 +136,27 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     }
     const pagePath = `/api/v1/conversations/${target.id}/messages?limit=${PAGE}`;
     const headers = { 'x-api-key': tenant.apiKey };
+    // The timed requests go through node:http on one keep-alive connection per server: fetch (undici) costs
+    // the load generator several times more CPU and garbage per request, and its pauses land inside the timed
+    // window of a sequential loop — the client's noise, not the server's latency.
+    const agents = servers.map(() => new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 }));
+    const getPage = (v: number) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(servers[v]!.url);
+        const req = nodeHttp.get({ host: url.hostname, port: url.port, path: pagePath, headers, agent: agents[v] }, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+      });
     for (const server of servers) {
       const probe = await fetch(`${server.url}${pagePath}`, { headers });
       const probeBody = (await probe.json().catch(() => ({}))) as { data?: unknown[] };
       if (probe.status !== 200) throw new Error(`history route answered ${probe.status}: ${JSON.stringify(probeBody)}`);
       if (probeBody.data?.length !== PAGE) throw new Error(`expected a page of ${PAGE} messages, got ${probeBody.data?.length}`);
-      for (let i = 0; i < WARMUP; i++) await (await fetch(`${server.url}${pagePath}`, { headers })).arrayBuffer();
     }
+    for (const v of servers.keys()) for (let i = 0; i < WARMUP; i++) await getPage(v);
     const httpSamples: number[][] = servers.map(() => []);
     const cpuMs = servers.map(() => 0);
     const pgCpuMs: (number | null)[] = servers.map(() => 0);
@@ -151,9 +167,8 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
         const pg0 = await backendCpuMs();
         for (let i = 0; i < BATCH; i++) {
           const t0 = performance.now();
-          const res = await fetch(`${server.url}${pagePath}`, { headers });
-          await res.arrayBuffer();
-          if (res.status !== 200) throw new Error(`history route answered ${res.status}`);
+          const status = await getPage(v);
+          if (status !== 200) throw new Error(`history route answered ${status}`);
           httpSamples[v]!.push(performance.now() - t0);
         }
         cpuMs[v]! += cpuTimeMs(server.pid) - cpu0;
@@ -162,6 +177,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
       }
     }
     await sql.end();
+    for (const agent of agents) agent.destroy();
     // The same page through core listMessages inside each server process: no HTTP, no auth, no JSON text.
     const coreSamples: number[][] = [];
     for (const server of servers) {
