@@ -429,6 +429,11 @@ function scaleRows(scale: ScaleResult): RealtimeBenchRow[] {
     row('rolling restart of two nodes: all clients on node 2, resubscribed and caught up, from the stop', g.recoveredMsFromStop, 'ms', `target ≤ 10 000 ms; ${g.clients} clients on node 1 of two sharing Redis; node 1 left the balancer's rotation and stopped (closed in ${g.stopMs} ms); ${g.recovered} resubscribed on node 2, ${g.caughtUp} ended on seq ${g.finalSeq} with no hole; wave from the first recovery to the last ${g.firstToLastRecoveryMs} ms; ${g.startedWith}; clients reconnect with ${g.reconnect}`, g);
     row('rolling restart: node 2 CPU per arriving client', g.serverCpuUsPerReturningClient, 'µs', `user+system CPU of node 2 during the wave (${g.serverCpuS} s) / ${g.clients}: accept, upgrade, subscribe with HMAC check and its Redis round trip, the stream's deliveries; load generators ${g.loadCpuS} s`);
   }
+  const h = scale.reload;
+  if (h) {
+    row('reload of one supervised node (SIGHUP): all clients resubscribed and caught up, from the signal', h.recoveredMsFromSignal, 'ms', `target ≤ 10 000 ms; ${h.clients} clients on one RELOADABLE=true node; new worker ready ${h.newWorkerReadyMs} ms after SIGHUP, last client back ${h.recoveredMsFromReady} ms after that, old worker gone at ${h.oldWorkerExitMs} ms; ${h.recovered} resubscribed, ${h.caughtUp} ended on seq ${h.finalSeq} with no hole; wave ${h.firstToLastRecoveryMs} ms; load average ${h.loadAvg.before} → ${h.loadAvg.after}; ${h.startedWith}; clients reconnect with ${h.reconnect}`, h);
+    row('reload: server CPU per returning client', h.serverCpuUsPerReturningClient, 'µs', `user+system CPU of the new worker (${h.workerCpuS} s) and the cluster primary (${h.primaryCpuS} s, ${h.primaryCpuUsPerReturningClient} µs per client: accept and hand-over) during the wave / ${h.clients}; load generators ${h.loadCpuS} s`);
+  }
   const c = scale.cluster;
   if (c) {
     row('three nodes over Redis: sockets held', c.held, 'sockets', `target 50 000; ${c.failed} failed; ${c.connectMs} ms; one broadcast reached ${c.broadcastReached}; RSS per node ${c.rssMbPerNode.join('/')} MB${c.note ? `; ${c.note}` : ''}`, c);

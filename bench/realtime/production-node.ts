@@ -92,10 +92,32 @@ export interface ProductionNode {
   stop(): Promise<void>;
 }
 
+/** user + system CPU of any process so far, from /proc (10 ms resolution); 0 once it is gone. */
+export function processCpuUs(pid: number): number {
+  try {
+    // /proc/<pid>/stat: fields after the parenthesised name; utime and stime are the 12th and 13th of those.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // USER_HZ on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** The direct children of a process (the reload supervisor's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 export async function startProductionNode(
   main: string,
   env: Record<string, string>,
   app: { id: string; key: string; secret: string },
+  options: { onStdoutLine?: (line: string) => void } = {},
 ): Promise<ProductionNode> {
   const port = Number(env.PORT);
   // BENCH_CPU_PROF_DIR: a V8 CPU profile of the node, written when it exits (as for the bench's own children).
@@ -103,8 +125,17 @@ export async function startProductionNode(
   const child = spawn(process.execPath, [...profile, main], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, NODE_ENV: 'production' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', options.onStdoutLine ? 'pipe' : 'ignore', 'inherit'],
   });
+  if (options.onStdoutLine) {
+    const onLine = options.onStdoutLine;
+    let partial = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) if (line) onLine(line);
+    });
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -120,17 +151,13 @@ export async function startProductionNode(
   const readyAt = Date.now();
   const sdk = new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false });
   const pid = child.pid!;
-  const ticksPerS = 100; // USER_HZ on Linux
   return {
     pid,
     port,
     readyAt,
     process: child,
     cpuUs() {
-      // /proc/<pid>/stat: fields after the parenthesised name; utime and stime are the 12th and 13th of those.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / ticksPerS;
+      return processCpuUs(pid);
     },
     rssBytes() {
       const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];

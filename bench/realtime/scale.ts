@@ -13,7 +13,8 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
-import { ensureServerBundle, freePort, prepareProductionDatabase, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
+import { readFileSync } from 'node:fs';
+import { childPids, ensureServerBundle, freePort, prepareProductionDatabase, processCpuUs, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
 
 interface Child {
   readonly port: number;
@@ -50,6 +51,19 @@ export interface ScaleResult {
     clients: number; stopMs: number; recoveredMsFromStop: number; firstToLastRecoveryMs: number; recovered: number; caughtUp: number; finalSeq: number;
     serverCpuS: number; serverCpuUsPerReturningClient: number; loadCpuS: number; reconnect: string; startedWith: string;
   };
+  /**
+   * Zero-downtime reload of one supervised node (RELOADABLE=true, docs/restarts.md): SIGHUP to the cluster primary,
+   * a new worker starts beside the old one, the old one then leaves the port and closes every socket with 4200;
+   * pusher-js's immediate retry lands on the new worker. In-memory pub/sub: what the new worker publishes during
+   * the overlap misses the old worker's sockets, which fetch it by seq after their reconnect.
+   */
+  reload?: {
+    clients: number; connectMs: number; recoveredMsFromSignal: number; newWorkerReadyMs: number; recoveredMsFromReady: number; oldWorkerExitMs: number;
+    firstToLastRecoveryMs: number; recovered: number; caughtUp: number; finalSeq: number;
+    /** CPU during the wave (from just before the first recovery to the last): the new worker's and the primary's (which accepts every connection and hands it over). */
+    workerCpuS: number; primaryCpuS: number; serverCpuUsPerReturningClient: number; primaryCpuUsPerReturningClient: number; loadCpuS: number;
+    loadAvg: { before: string; after: string }; reconnect: string; startedWith: string;
+  };
   cluster?: { target: number; held: number; failed: number; connectMs: number; broadcastReached: number; rssMbPerNode: number[]; note?: string };
   errors: string[];
 }
@@ -85,6 +99,10 @@ const RECONNECT = process.env.BENCH_REALTIME_RECONNECT === 'jitter' ? 'jitter' :
 const BACKOFF = { mode: RECONNECT, baseMs: 200, capMs: Number(process.env.BENCH_REALTIME_BACKOFF_CAP_MS ?? 2_000) };
 /** BENCH_REALTIME_ONLY_RESTART: connect the single node's clients, restart it, stop (no memory/subscribe figures, no cluster). */
 const ONLY_RESTART = Boolean(process.env.BENCH_REALTIME_ONLY_RESTART);
+/** BENCH_REALTIME_ONLY_RELOAD: the supervised single-node reload phase alone (BENCH_REALTIME_SKIP_RELOAD skips it). */
+const ONLY_RELOAD = Boolean(process.env.BENCH_REALTIME_ONLY_RELOAD);
+/** BENCH_REALTIME_RELOAD_SCHED=rr|none: the supervised node's cluster scheduling (NODE_CLUSTER_SCHED_POLICY) to compare. */
+const SCHED = process.env.BENCH_REALTIME_RELOAD_SCHED === 'rr' || process.env.BENCH_REALTIME_RELOAD_SCHED === 'none' ? process.env.BENCH_REALTIME_RELOAD_SCHED : undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** BENCH_REALTIME_SKIP_RESTART: the single-node figures only (iteration on connect cost and memory). */
@@ -208,6 +226,20 @@ export async function runScaleBench(
   const withRestart = !process.env.BENCH_REALTIME_SKIP_RESTART;
   let main = '';
   const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (ONLY_RELOAD) {
+    try {
+      main = await ensureServerBundle();
+      productionDb = await prepareProductionDatabase(options.postgresUrl);
+      result.reload = await runReload({ startChild, dataDir, log, history, main, productionDb });
+      log(`scale: reload ${JSON.stringify(result.reload)}`);
+    } catch (err) {
+      result.errors.push(`reload: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      await productionDb?.drop().catch(() => undefined);
+      await history.close();
+    }
+    return result;
+  }
   try {
     // Before anything is timed: the bundle the restarted node runs, and the database it finds, as after a deploy.
     if (withRestart) {
@@ -333,6 +365,14 @@ export async function runScaleBench(
       log(`scale: rolling restart ${JSON.stringify(result.rolling)}`);
     } catch (err) {
       result.errors.push(`rolling restart: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (withRestart && productionDb && !process.env.BENCH_REALTIME_SKIP_RELOAD) {
+    try {
+      result.reload = await runReload({ startChild, dataDir, log, history, main, productionDb });
+      log(`scale: reload ${JSON.stringify(result.reload)}`);
+    } catch (err) {
+      result.errors.push(`reload: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   await productionDb?.drop().catch(() => undefined);
@@ -488,5 +528,109 @@ async function runRollingRestart(ctx: {
     } finally {
       redis.disconnect();
     }
+  }
+}
+
+/**
+ * Reload of one supervised node (RELOADABLE=true): 19 000 clients on the primary's port, SIGHUP, timed from the
+ * signal to every client resubscribed and caught up by seq with no hole. Needs PostgreSQL: with the embedded
+ * database the supervisor refuses a reload (two workers cannot open one PGlite). BENCH_REALTIME_SKIP_RELOAD skips it.
+ */
+async function runReload(ctx: {
+  startChild: StartChild;
+  dataDir: string;
+  log: (m: string) => void;
+  history: Awaited<ReturnType<typeof startHistory>>;
+  main: string;
+  productionDb: ProductionDatabase;
+}): Promise<NonNullable<ScaleResult['reload']>> {
+  const { startChild, dataDir, log, history } = ctx;
+  if (!ctx.productionDb.env.DATABASE_URL) throw new Error('needs PostgreSQL (BENCH_DATABASE_URL): the embedded database refuses a reload');
+  const started: Child[] = [];
+  const lines: { at: number; line: string }[] = [];
+  const lineAfter = (re: RegExp, since: number) => lines.find((l) => l.at >= since && re.test(l.line));
+  const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let node: ProductionNode | undefined;
+  try {
+    const port = await freePort();
+    node = await startProductionNode(
+      ctx.main,
+      { ...serverEnv(dataDir, { PORT: String(port) }), ...ctx.productionDb.env, RELOADABLE: 'true', ...(SCHED ? { NODE_CLUSTER_SCHED_POLICY: SCHED } : {}) },
+      { id: 'bench-app', ...APP },
+      { onStdoutLine: (line) => lines.push({ at: Date.now(), line }) },
+    );
+    const primary = node;
+    const t0 = performance.now();
+    const { loads, held, failed } = await connectLoads(startChild, started, [`ws://127.0.0.1:${port}`], SINGLE_NODE_TARGET, history.url);
+    const connectMs = Math.round(performance.now() - t0);
+    log(`scale: reload: ${held} held on the supervised node (${failed} failed) in ${connectMs} ms`);
+    const oldWorkers = childPids(primary.pid);
+    const publish = async () => {
+      const seq = history.append();
+      await primary.trigger(STREAM, 'seq', JSON.stringify({ seq }));
+    };
+    for (let i = 0; i < 5; i++) await publish();
+    await sleep(500);
+    let publishing = true;
+    const ticker = (async () => {
+      while (publishing) {
+        // Through the shared port: during the overlap either worker may take it (the HTTP API is round-robined).
+        await publish().catch(() => undefined);
+        await sleep(1_000 / STORM_EVENTS_PER_S);
+      }
+    })();
+    const before = loadAvg();
+    const newWorker = () => childPids(primary.pid).find((p) => !oldWorkers.includes(p));
+    const serverCpu = () => ({ worker: processCpuUs(newWorker() ?? -1), primary: primary.cpuUs() });
+    let [cpu0, loadCpu0] = [serverCpu(), await statusOf(loads)];
+    const reconnectsBefore = loadCpu0.reconnects;
+    const hupAt = Date.now();
+    primary.process.kill('SIGHUP');
+    const deadline = Date.now() + 90_000;
+    let status = loadCpu0;
+    while (Date.now() < deadline && (status.reconnects - reconnectsBefore < held || status.pendingRecovery > 0 || status.streaming < held)) {
+      await sleep(250);
+      const cpu = serverCpu();
+      status = await statusOf(loads);
+      if (!status.recoveredAtMin) [cpu0, loadCpu0] = [cpu, status];
+      log(`scale: reload +${Date.now() - hupAt} ms ${JSON.stringify(status)}`);
+    }
+    const [cpu1, loadCpu1] = [serverCpu(), await statusOf(loads)];
+    const after = loadAvg();
+    const doneBy = Date.now() + 30_000;
+    while (Date.now() < doneBy && !lineAfter(/reload done/, hupAt)) await sleep(100);
+    publishing = false;
+    await ticker;
+    for (let i = 0; i < 3; i++) await publish();
+    const finalSeq = history.latest();
+    const settleBy = Date.now() + 10_000;
+    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    const readyAt = lineAfter(/worker \d+ ready/, hupAt)?.at ?? 0;
+    const oldExitAt = lineAfter(new RegExp(`worker ${oldWorkers[0] ?? 'x'} exited`), hupAt)?.at ?? 0;
+    const workerUs = cpu1.worker - cpu0.worker;
+    const primaryUs = cpu1.primary - cpu0.primary;
+    return {
+      clients: held,
+      connectMs,
+      recoveredMsFromSignal: status.recoveredAtMax - hupAt,
+      newWorkerReadyMs: readyAt ? readyAt - hupAt : -1,
+      recoveredMsFromReady: readyAt ? status.recoveredAtMax - readyAt : -1,
+      oldWorkerExitMs: oldExitAt ? oldExitAt - hupAt : -1,
+      firstToLastRecoveryMs: status.recoveredAtMax - (status.recoveredAtMin ?? 0),
+      recovered: status.streaming,
+      caughtUp: status.lastSeqMin === finalSeq ? status.streaming : 0,
+      finalSeq,
+      workerCpuS: Math.round(workerUs / 10_000) / 100,
+      primaryCpuS: Math.round(primaryUs / 10_000) / 100,
+      serverCpuUsPerReturningClient: Math.round((workerUs + primaryUs) / Math.max(1, held)),
+      primaryCpuUsPerReturningClient: Math.round(primaryUs / Math.max(1, held)),
+      loadCpuS: Math.round((loadCpu1.cpuUs - loadCpu0.cpuUs) / 10_000) / 100,
+      loadAvg: { before, after },
+      reconnect: RECONNECT === 'jitter' ? `full jitter, base ${BACKOFF.baseMs} ms, cap ${BACKOFF.capMs} ms` : 'pusher-js 8.6 timers (4200: at once)',
+      startedWith: `RELOADABLE=true node apps/server/dist/main.js (node:cluster primary + one worker, NODE_ENV=production, all roles, ${ctx.productionDb.label}, in-memory pub/sub, cluster scheduling ${SCHED ?? 'none (the supervisor\'s default)'})`,
+    };
+  } finally {
+    await stopAll(started);
+    await node?.stop().catch(() => node?.process.kill('SIGKILL'));
   }
 }

@@ -5,14 +5,14 @@
  * worker is re-forked; SIGTERM ends everything cleanly. With the embedded database a reload is refused.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '@reusable-chat/testing';
+import { createTestDatabase, pgliteTemplateDir, prepareTemplates, TEST_DATABASE_URL, type TestDatabase } from '@reusable-chat/testing';
 import { APP, eventually, nextEvent, pusherClient, waitForState, type PusherJsClient } from '../conformance/support.ts';
 
 const MAIN = fileURLToPath(new URL('../../apps/server/src/main.ts', import.meta.url));
@@ -226,6 +226,9 @@ describe.each(postgres)('reload supervisor (%s, in-memory pub/sub)', (backend) =
 describe('reload supervisor (embedded PGlite)', () => {
   it('refuses SIGHUP with a clear log line and keeps serving on the same worker', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-reload-pglite-'));
+    // A migrated copy in the embedded layout (DATA_DIR/pglite): start-up then skips the migrations.
+    if (!existsSync(pgliteTemplateDir())) await prepareTemplates();
+    cpSync(pgliteTemplateDir(), path.join(dataDir, 'pglite'), { recursive: true });
     const node = startSupervised({}, await freePort(), dataDir);
     try {
       const pid = Number(await node.waitForLine(/worker (\d+) ready/, 25_000));
