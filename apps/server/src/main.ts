@@ -160,6 +160,9 @@ export async function runServerUntilSignal(options: StartServerOptions): Promise
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A supervised worker leaves SIGHUP (reload) to its primary: a terminal hangup reaches the whole process group.
+  const ignoreHangup = (): void => undefined;
+  if (isSupervisedWorker()) process.on('SIGHUP', ignoreHangup);
   try {
     const server = await startServer(options);
     if (!stopRequested) process.stdout.write(formatBanner(server) + '\n');
@@ -193,6 +196,7 @@ export async function runServerUntilSignal(options: StartServerOptions): Promise
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', ignoreHangup);
   }
 }
 
