@@ -12,8 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, pgliteTemplateDir, prepareTemplates, TEST_DATABASE_URL, type TestDatabase } from '@reusable-chat/testing';
-import { APP, eventually, nextEvent, pusherClient, waitForState, type PusherJsClient } from '../conformance/support.ts';
+import { createTestDatabase, pgliteTemplateDir, prepareTemplates, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase } from '@reusable-chat/testing';
+import { APP, deleteRedisPrefix, eventually, nextEvent, pusherClient, waitForState, type PusherJsClient } from '../conformance/support.ts';
 
 const MAIN = fileURLToPath(new URL('../../apps/server/src/main.ts', import.meta.url));
 const CLIENTS = 6;
@@ -136,18 +136,24 @@ function probeRefusals(port: number): { stop(): Promise<{ attempts: number; refu
   };
 }
 
-const postgres = TEST_DATABASE_URL ? (['postgres'] as const) : [];
+/**
+ * PostgreSQL only (the embedded database refuses a reload, below). Both pub/sub drivers: with Redis the two workers
+ * are nodes of one cluster during the overlap, and channel state must not keep the old worker's sockets after it.
+ */
+const pubSubs = TEST_DATABASE_URL ? (['in-memory', ...(TEST_REDIS_URL ? (['Redis'] as const) : [])] as const) : [];
 
-describe.each(postgres)('reload supervisor (%s, in-memory pub/sub)', (backend) => {
+describe.each(pubSubs)('reload supervisor (PostgreSQL, %s pub/sub)', (pubSub) => {
   let db: TestDatabase;
   let node: Supervised;
   let dataDir: string;
+  const redisPrefix = `rc_h_rl:reload:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
   const clients: { pusher: PusherJsClient; got4200: number; subscribed: number; socketIds: string[] }[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase(backend);
+    db = await createTestDatabase('postgres');
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-reload-'));
-    node = startSupervised({ DATABASE_URL: db.url ?? '' }, await freePort(), dataDir);
+    const redis = pubSub === 'Redis' ? { REDIS_URL: TEST_REDIS_URL ?? '', REDIS_PREFIX: redisPrefix } : {};
+    node = startSupervised({ DATABASE_URL: db.url ?? '', ...redis }, await freePort(), dataDir);
     await node.waitForLine(/worker (\d+) ready/);
   }, 30_000);
   afterAll(async () => {
@@ -157,6 +163,7 @@ describe.each(postgres)('reload supervisor (%s, in-memory pub/sub)', (backend) =
       await node.exited;
     }
     await db?.drop();
+    if (pubSub === 'Redis') await deleteRedisPrefix(redisPrefix);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -193,7 +200,8 @@ describe.each(postgres)('reload supervisor (%s, in-memory pub/sub)', (backend) =
       expect(c.socketIds).toHaveLength(2);
       expect(c.socketIds[1]).not.toBe(c.socketIds[0]);
     }
-    // The new worker (the only one left; channel state is per process) holds every subscription…
+    // The new worker holds every subscription, and nothing of the old worker's sockets is left (in memory the
+    // state dies with the process; in Redis the old worker removed its own on the way out)…
     const info = await node.sdk.get({ path: `/channels/${channel}`, params: { info: 'subscription_count' } });
     expect(await info.json()).toMatchObject({ occupied: true, subscription_count: CLIENTS });
     // …and what is triggered after the reload reaches every client.
