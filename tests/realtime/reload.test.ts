@@ -152,7 +152,7 @@ describe.each(pubSubs)('reload supervisor (PostgreSQL, %s pub/sub)', (pubSub) =>
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-reload-'));
-    const redis = pubSub === 'Redis' ? { REDIS_URL: TEST_REDIS_URL ?? '', REDIS_PREFIX: redisPrefix } : {};
+    const redis: Record<string, string> = pubSub === 'Redis' ? { REDIS_URL: TEST_REDIS_URL ?? '', REDIS_PREFIX: redisPrefix } : {};
     node = startSupervised({ DATABASE_URL: db.url ?? '', ...redis }, await freePort(), dataDir);
     await node.waitForLine(/worker (\d+) ready/);
   }, 30_000);

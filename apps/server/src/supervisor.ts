@@ -105,7 +105,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       slot.worker.process.kill('SIGKILL');
       await slot.exited;
     }
-    if (ok) log(`worker ${slot.pid} ready`);
+    if (ok) {
+      everReady = true;
+      log(`worker ${slot.pid} ready`);
+    }
     return ok;
   };
 
@@ -125,7 +128,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const startWorker = async (): Promise<void> => {
     const slot = fork();
     current = slot;
-    if (await waitReady(slot)) everReady = true;
+    await waitReady(slot);
   };
 
   function onExit(slot: Slot, code: number | null, signal: string | null): void {
