@@ -260,3 +260,14 @@ describe('reload supervisor (embedded PGlite)', () => {
     }
   }, 30_000);
 });
+
+describe('RELOADABLE', () => {
+  it('is off unless true/1, and any other value stops the start naming the variable', async () => {
+    const { isReloadable } = await import('../../apps/server/src/main.ts');
+    expect(isReloadable({})).toBe(false);
+    expect(isReloadable({ RELOADABLE: 'false' })).toBe(false);
+    expect(isReloadable({ RELOADABLE: ' TRUE ' })).toBe(true);
+    expect(isReloadable({ RELOADABLE: '1' })).toBe(true);
+    expect(() => isReloadable({ RELOADABLE: 'yes please' })).toThrow(/RELOADABLE: must be true or false/);
+  });
+});
