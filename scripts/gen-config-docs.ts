@@ -56,10 +56,11 @@ const DESCRIPTIONS: Record<string, string> = {
   WEBHOOKS_ALLOW_PRIVATE: 'Allow webhook deliveries to private and loopback addresses (development only).',
   LOG_LEVEL: 'pino log level.',
   TRUST_PROXY: 'Trust `X-Forwarded-*` from a reverse proxy (client IPs for rate limits and logs).',
+  RELOADABLE: 'Run under the reload supervisor: SIGHUP starts a new worker on the same port and stops the old one once the new one is ready (zero-downtime reload, needs `DATABASE_URL`; docs/restarts.md). Same as `serve --reloadable`.',
 };
 
 const SECTIONS: { title: string; match: RegExp }[] = [
-  { title: 'Server', match: /^(NODE_ENV|PORT|HOST|APP_URL|APP_SECRET|DATA_DIR|LOG_LEVEL|TRUST_PROXY)$/ },
+  { title: 'Server', match: /^(NODE_ENV|PORT|HOST|APP_URL|APP_SECRET|DATA_DIR|LOG_LEVEL|TRUST_PROXY|RELOADABLE)$/ },
   { title: 'Database', match: /^DATABASE_/ },
   { title: 'Redis', match: /^REDIS_/ },
   { title: 'Realtime (Pusher protocol)', match: /^(REVERB_|PUSHER_|REALTIME_)/ },

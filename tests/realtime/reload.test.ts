@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
+import { loadConfig } from '@reusable-chat/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, pgliteTemplateDir, prepareTemplates, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase } from '@reusable-chat/testing';
 import { APP, deleteRedisPrefix, eventually, nextEvent, pusherClient, waitForState, type PusherJsClient } from '../conformance/support.ts';
@@ -268,6 +269,10 @@ describe('RELOADABLE', () => {
     expect(isReloadable({ RELOADABLE: 'false' })).toBe(false);
     expect(isReloadable({ RELOADABLE: ' TRUE ' })).toBe(true);
     expect(isReloadable({ RELOADABLE: '1' })).toBe(true);
+    // The same values as loadConfig's schema, which lists RELOADABLE in docs/configuration.md.
+    expect(isReloadable({ RELOADABLE: 'yes' })).toBe(true);
+    expect(isReloadable({ RELOADABLE: 'no' })).toBe(false);
+    expect(loadConfig({ RELOADABLE: 'yes' }).reloadable).toBe(true);
     expect(() => isReloadable({ RELOADABLE: 'yes please' })).toThrow(/RELOADABLE: must be true or false/);
   });
 });

@@ -200,11 +200,14 @@ export async function runServerUntilSignal(options: StartServerOptions): Promise
   }
 }
 
-/** RELOADABLE=true: run under the reload supervisor (docs/restarts.md). Anything but true/false/1/0 is an error. */
+/**
+ * RELOADABLE=true: run under the reload supervisor (docs/restarts.md). Read before the rest of the configuration
+ * (the CLI decides whether to supervise first); it accepts what loadConfig's schema accepts for RELOADABLE.
+ */
 export function isReloadable(env: Record<string, string | undefined>): boolean {
   const raw = env.RELOADABLE?.trim().toLowerCase();
-  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
-  if (raw === 'true' || raw === '1') return true;
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0' || raw === 'no') return false;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
   throw new ConfigError([{ variable: 'RELOADABLE', message: 'must be true or false' }]);
 }
 

@@ -78,6 +78,7 @@ export const envSchema = z.object({
   WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: bool.default(false),
+  RELOADABLE: bool.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -130,6 +131,8 @@ export interface Config {
   readonly webhooksAllowPrivate: boolean;
   readonly logLevel: Env['LOG_LEVEL'];
   readonly trustProxy: boolean;
+  /** Run under the reload supervisor (docs/restarts.md): SIGHUP reloads without closing the port. */
+  readonly reloadable: boolean;
 }
 
 export class ConfigError extends Error {
@@ -232,6 +235,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    reloadable: e.RELOADABLE,
   };
   return deepFreeze(config);
 }
