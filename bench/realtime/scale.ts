@@ -169,6 +169,81 @@ async function statusOf(loads: Child[]): Promise<LoadStatus> {
   }));
 }
 
+type SeqHistory = Awaited<ReturnType<typeof startHistory>>;
+
+/**
+ * The seq stream every restart phase publishes at STORM_EVENTS_PER_S (the history is the source of truth, as in the
+ * product). `publish` is called afresh on every tick, so a phase can point it at another node; while `live()` is
+ * false (no node is up) only the history gets the seq.
+ */
+async function startSeqStream(history: SeqHistory, publish: () => Promise<void>, live: () => boolean = () => true): Promise<{ stop(): Promise<void> }> {
+  // A few events first, so every client has a seq to catch up from.
+  for (let i = 0; i < 5; i++) await publish();
+  await sleep(500);
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      if (live()) await publish().catch(() => undefined);
+      else history.append();
+      await sleep(1_000 / STORM_EVENTS_PER_S);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/** Appends the next seq to the history, then triggers it on the node (the product's order: stored first). */
+function seqPublisher(history: SeqHistory, node: { trigger(channel: string, event: string, data: string): Promise<void> }): () => Promise<void> {
+  return async () => {
+    const seq = history.append();
+    await node.trigger(STREAM, 'seq', JSON.stringify({ seq }));
+  };
+}
+
+/**
+ * Samples the load processes every 250 ms until `done(status)` or the deadline. CPU counts from the last sample
+ * before the first client recovered: with pusher-js's timers a node may idle for seconds before the wave arrives,
+ * and that idle time is no client's cost.
+ */
+async function followWave<C>(p: {
+  log: (m: string) => void;
+  label: string;
+  loads: Child[];
+  startAt: number;
+  deadline: number;
+  initial: { cpu: C; status: LoadStatus };
+  cpu: () => C;
+  done: (status: LoadStatus) => boolean;
+}): Promise<{ status: LoadStatus; cpu0: C; load0: LoadStatus; cpu1: C; load1: LoadStatus }> {
+  let [cpu0, load0] = [p.initial.cpu, p.initial.status];
+  let status = load0;
+  while (Date.now() < p.deadline && !p.done(status)) {
+    await sleep(250);
+    const cpu = p.cpu();
+    status = await statusOf(p.loads);
+    if (!status.recoveredAtMin) [cpu0, load0] = [cpu, status];
+    p.log(`scale: ${p.label} +${Date.now() - p.startAt} ms ${JSON.stringify(status)}`);
+  }
+  return { status, cpu0, load0, cpu1: p.cpu(), load1: await statusOf(p.loads) };
+}
+
+/** A last few events through the live node, then up to 10 s for every client to end on the final seq. */
+async function settleOnFinalSeq(loads: Child[], history: SeqHistory, publish: () => Promise<void>): Promise<{ status: LoadStatus; finalSeq: number }> {
+  for (let i = 0; i < 3; i++) await publish();
+  const finalSeq = history.latest();
+  const settleBy = Date.now() + 10_000;
+  let status = await statusOf(loads);
+  while (Date.now() < settleBy && status.lastSeqMin < finalSeq) {
+    await sleep(200);
+    status = await statusOf(loads);
+  }
+  return { status, finalSeq };
+}
+
 function serverEnv(dataDir: string, extra: Record<string, string>): Record<string, string> {
   return {
     DATA_DIR: dataDir,
@@ -274,25 +349,12 @@ export async function runScaleBench(
     // Restart storm: a seq stream is published throughout (history is the source of truth, as in the product):
     // into the first node (a bench child) over its IPC, into the restarted production node over the Pusher HTTP API.
     const app = { id: 'bench-app', key: APP.key, secret: APP.secret };
-    const publishTo = (node: { trigger(channel: string, event: string, data: string): Promise<void> }) => async () => {
-      const seq = history.append();
-      await node.trigger(STREAM, 'seq', JSON.stringify({ seq }));
-    };
     const firstNode = {
       trigger: (channel: string, event: string, data: string) => server.request({ type: 'publish', channel, event, data, count: 1 }, 'published').then(() => undefined),
     };
-    let publish = publishTo(firstNode);
-    for (let i = 0; i < 5; i++) await publish();
-    await sleep(500);
-    let publishing = true;
+    let publish = seqPublisher(history, firstNode);
     let live = true;
-    const ticker = (async () => {
-      while (publishing) {
-        if (live) await publish().catch(() => undefined);
-        else history.append(); // published while the node is down: only the history has it
-        await sleep(1_000 / STORM_EVENTS_PER_S);
-      }
-    })();
+    const stream = await startSeqStream(history, () => publish(), () => live);
     const stopAt = Date.now();
     live = false;
     // Stopped = closed and disposed, as a production process is when it exits (its port is free by then); the
@@ -303,33 +365,27 @@ export async function runScaleBench(
     log(`scale: node stopped after ${stoppedAt - stopAt} ms`);
     started.splice(started.indexOf(server), 1);
     // The restarted node is the production bundle on a database that exists (not the bench child above).
-    productionNode = await startProductionNode(main, { ...serverEnv(dataDir, { PORT: String(port) }), ...productionDb!.env }, app);
-    const readyAt = productionNode.readyAt;
-    publish = publishTo(productionNode);
+    const restarted = (productionNode = await startProductionNode(main, { ...serverEnv(dataDir, { PORT: String(port) }), ...productionDb!.env }, app));
+    const readyAt = restarted.readyAt;
+    publish = seqPublisher(history, restarted);
     live = true;
-    // CPU is counted from the last sample before the first client recovered: with pusher-js's timers the node idles
-    // for seconds before the wave arrives, and that idle time is no client's cost.
-    let [serverCpu0, loadCpu0] = [productionNode.cpuUs(), await statusOf(loads)];
     const clients = held;
     // Bounded: stop + start + 60 s (pusher-js's second retry comes 45 s after the stop) + the 10 s settle.
-    const deadline = Date.now() + 60_000;
-    let status = loadCpu0;
-    while (Date.now() < deadline && (status.pendingRecovery > 0 || status.streaming < clients)) {
-      await sleep(250);
-      const cpu = productionNode.cpuUs();
-      status = await statusOf(loads);
-      if (!status.recoveredAtMin) [serverCpu0, loadCpu0] = [cpu, status];
-      log(`scale: restart +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
-    }
-    const [serverCpu1, loadCpu1] = [productionNode.cpuUs(), await statusOf(loads)];
+    const wave = await followWave({
+      log,
+      label: 'restart',
+      loads,
+      startAt: stopAt,
+      deadline: Date.now() + 60_000,
+      initial: { cpu: restarted.cpuUs(), status: await statusOf(loads) },
+      cpu: () => restarted.cpuUs(),
+      done: (st) => st.pendingRecovery === 0 && st.streaming >= clients,
+    });
+    const { cpu0: serverCpu0, load0: loadCpu0, cpu1: serverCpu1, load1: loadCpu1 } = wave;
     await within(30_000, 'old node exit', exited);
-    publishing = false;
-    await ticker;
+    await stream.stop();
     // A last few events through the live node; then every client must end on the final seq with no hole.
-    for (let i = 0; i < 3; i++) await publish();
-    const finalSeq = history.latest();
-    const settleBy = Date.now() + 10_000;
-    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    const { status, finalSeq } = await settleOnFinalSeq(loads, history, () => publish());
     result.restart = {
       clients,
       downMs: readyAt - stopAt,
@@ -435,15 +491,18 @@ export async function runScaleBench(
  * reconnects at once after 4200, so the clients land on node 2 — a production bundle — while node 1 is still going
  * down; the stream is published through node 2 the whole time. BENCH_REALTIME_SKIP_ROLLING skips it.
  */
-async function runRollingRestart(ctx: {
+/** What the rolling-restart and reload phases are given by runScaleBench. */
+interface PhaseContext {
   startChild: StartChild;
   dataDir: string;
   log: (m: string) => void;
-  history: Awaited<ReturnType<typeof startHistory>>;
+  history: SeqHistory;
+  /** The built server bundle (apps/server/dist/main.js). */
   main: string;
   productionDb: ProductionDatabase;
-  redisUrl: string;
-}): Promise<NonNullable<ScaleResult['rolling']>> {
+}
+
+async function runRollingRestart(ctx: PhaseContext & { redisUrl: string }): Promise<NonNullable<ScaleResult['rolling']>> {
   const { startChild, dataDir, log, history } = ctx;
   const started: Child[] = [];
   const prefix = `rc-bench-roll-${process.pid}:`;
@@ -455,48 +514,34 @@ async function runRollingRestart(ctx: {
     const node2 = (second = await startProductionNode(ctx.main, { ...serverEnv(dataDir, { PORT: String(await freePort()) }), ...ctx.productionDb.env, ...redisEnv }, { id: 'bench-app', ...APP }));
     const { loads, held, failed } = await connectLoads(startChild, started, [`ws://127.0.0.1:${first.port}`], SINGLE_NODE_TARGET, history.url);
     log(`scale: rolling: ${held} held on node 1 (${failed} failed)`);
-    const publish = async () => {
-      const seq = history.append();
-      await node2.trigger(STREAM, 'seq', JSON.stringify({ seq }));
-    };
-    for (let i = 0; i < 5; i++) await publish();
-    await sleep(500);
-    let publishing = true;
-    const ticker = (async () => {
-      while (publishing) {
-        await publish().catch(() => undefined);
-        await sleep(1_000 / STORM_EVENTS_PER_S);
-      }
-    })();
+    const publish = seqPublisher(history, node2);
+    const stream = await startSeqStream(history, publish);
     await Promise.all(loads.map((l) => l.request({ type: 'route', urls: [`ws://127.0.0.1:${node2.port}`] }, 'routed')));
     const exited = new Promise<void>((resolve) => first.process.once('exit', () => resolve()));
-    let [serverCpu0, loadCpu0] = [node2.cpuUs(), await statusOf(loads)];
+    const initial = { cpu: node2.cpuUs(), status: await statusOf(loads) };
     const stopAt = Date.now();
     // The clients move while node 1 is still closing: progress and node 2's CPU are sampled from the stop on.
     let stoppedAt = 0;
     const stopped = within(60_000, 'stop', first.request({ type: 'stop' }, 'stopped')).then(() => {
       stoppedAt = Date.now();
     });
-    const deadline = Date.now() + 60_000;
-    const reconnectsBefore = loadCpu0.reconnects;
-    let status = loadCpu0;
+    const reconnectsBefore = initial.status.reconnects;
     // Until every client has seen its 4200 (one reconnect each at least), then until all are back and caught up.
-    while (Date.now() < deadline && (status.reconnects - reconnectsBefore < held || status.pendingRecovery > 0 || status.streaming < held)) {
-      await sleep(250);
-      const cpu = node2.cpuUs();
-      status = await statusOf(loads);
-      if (!status.recoveredAtMin) [serverCpu0, loadCpu0] = [cpu, status];
-      log(`scale: rolling +${Date.now() - stopAt} ms ${JSON.stringify(status)}`);
-    }
-    const [serverCpu1, loadCpu1] = [node2.cpuUs(), await statusOf(loads)];
+    const wave = await followWave({
+      log,
+      label: 'rolling',
+      loads,
+      startAt: stopAt,
+      deadline: Date.now() + 60_000,
+      initial,
+      cpu: () => node2.cpuUs(),
+      done: (st) => st.reconnects - reconnectsBefore >= held && st.pendingRecovery === 0 && st.streaming >= held,
+    });
+    const { cpu0: serverCpu0, load0: loadCpu0, cpu1: serverCpu1, load1: loadCpu1 } = wave;
     await stopped;
     await within(30_000, 'node 1 exit', exited);
-    publishing = false;
-    await ticker;
-    for (let i = 0; i < 3; i++) await publish();
-    const finalSeq = history.latest();
-    const settleBy = Date.now() + 10_000;
-    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    await stream.stop();
+    const { status, finalSeq } = await settleOnFinalSeq(loads, history, publish);
     return {
       clients: held,
       stopMs: stoppedAt - stopAt,
@@ -536,14 +581,7 @@ async function runRollingRestart(ctx: {
  * signal to every client resubscribed and caught up by seq with no hole. Needs PostgreSQL: with the embedded
  * database the supervisor refuses a reload (two workers cannot open one PGlite). BENCH_REALTIME_SKIP_RELOAD skips it.
  */
-async function runReload(ctx: {
-  startChild: StartChild;
-  dataDir: string;
-  log: (m: string) => void;
-  history: Awaited<ReturnType<typeof startHistory>>;
-  main: string;
-  productionDb: ProductionDatabase;
-}): Promise<NonNullable<ScaleResult['reload']>> {
+async function runReload(ctx: PhaseContext): Promise<NonNullable<ScaleResult['reload']>> {
   const { startChild, dataDir, log, history } = ctx;
   if (!ctx.productionDb.env.DATABASE_URL) throw new Error('needs PostgreSQL (BENCH_DATABASE_URL): the embedded database refuses a reload');
   const started: Child[] = [];
@@ -565,46 +603,32 @@ async function runReload(ctx: {
     const connectMs = Math.round(performance.now() - t0);
     log(`scale: reload: ${held} held on the supervised node (${failed} failed) in ${connectMs} ms`);
     const oldWorkers = childPids(primary.pid);
-    const publish = async () => {
-      const seq = history.append();
-      await primary.trigger(STREAM, 'seq', JSON.stringify({ seq }));
-    };
-    for (let i = 0; i < 5; i++) await publish();
-    await sleep(500);
-    let publishing = true;
-    const ticker = (async () => {
-      while (publishing) {
-        // Through the shared port: during the overlap either worker may take it (the HTTP API is round-robined).
-        await publish().catch(() => undefined);
-        await sleep(1_000 / STORM_EVENTS_PER_S);
-      }
-    })();
+    // Through the shared port: during the overlap either worker may take it (the HTTP API is round-robined).
+    const publish = seqPublisher(history, primary);
+    const stream = await startSeqStream(history, publish);
     const before = loadAvg();
     const newWorker = () => childPids(primary.pid).find((p) => !oldWorkers.includes(p));
     const serverCpu = () => ({ worker: processCpuUs(newWorker() ?? -1), primary: primary.cpuUs() });
-    let [cpu0, loadCpu0] = [serverCpu(), await statusOf(loads)];
-    const reconnectsBefore = loadCpu0.reconnects;
+    const initial = { cpu: serverCpu(), status: await statusOf(loads) };
+    const reconnectsBefore = initial.status.reconnects;
     const hupAt = Date.now();
     primary.process.kill('SIGHUP');
-    const deadline = Date.now() + 90_000;
-    let status = loadCpu0;
-    while (Date.now() < deadline && (status.reconnects - reconnectsBefore < held || status.pendingRecovery > 0 || status.streaming < held)) {
-      await sleep(250);
-      const cpu = serverCpu();
-      status = await statusOf(loads);
-      if (!status.recoveredAtMin) [cpu0, loadCpu0] = [cpu, status];
-      log(`scale: reload +${Date.now() - hupAt} ms ${JSON.stringify(status)}`);
-    }
-    const [cpu1, loadCpu1] = [serverCpu(), await statusOf(loads)];
+    const wave = await followWave({
+      log,
+      label: 'reload',
+      loads,
+      startAt: hupAt,
+      deadline: Date.now() + 90_000,
+      initial,
+      cpu: serverCpu,
+      done: (st) => st.reconnects - reconnectsBefore >= held && st.pendingRecovery === 0 && st.streaming >= held,
+    });
+    const { cpu0, load0: loadCpu0, cpu1, load1: loadCpu1 } = wave;
     const after = loadAvg();
     const doneBy = Date.now() + 30_000;
     while (Date.now() < doneBy && !lineAfter(/reload done/, hupAt)) await sleep(100);
-    publishing = false;
-    await ticker;
-    for (let i = 0; i < 3; i++) await publish();
-    const finalSeq = history.latest();
-    const settleBy = Date.now() + 10_000;
-    while (Date.now() < settleBy && (status = await statusOf(loads)).lastSeqMin < finalSeq) await sleep(200);
+    await stream.stop();
+    const { status, finalSeq } = await settleOnFinalSeq(loads, history, publish);
     const readyAt = lineAfter(/worker \d+ ready/, hupAt)?.at ?? 0;
     const oldExitAt = lineAfter(new RegExp(`worker ${oldWorkers[0] ?? 'x'} exited`), hupAt)?.at ?? 0;
     const workerUs = cpu1.worker - cpu0.worker;
