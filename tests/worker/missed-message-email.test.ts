@@ -1,9 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findMissedMessageCandidates, previewMissedMessageEmail, type MissedMessageOutcome } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
@@ -15,46 +13,14 @@ import type { AppDeps } from '../../apps/server/src/deps.ts';
 import { startWorker, type RunningWorker } from '../../apps/server/src/worker/index.ts';
 import { runMissedMessageJob, type MissedMessageContext } from '../../apps/server/src/worker/missed-message.jobs.ts';
 import { waitFor } from './receiver.ts';
+import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const DEFAULT_DELAY_MS = 15 * 60_000; // policy.schema.ts default delay_minutes
 
-interface ReceivedMail {
-  readonly to: string[];
-  readonly raw: string;
-}
-
-/** Quoted-printable soft breaks and escapes, so assertions read the text the recipient sees. */
-function decodeQuotedPrintable(raw: string): string {
-  return Buffer.from(
-    raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
-    'latin1',
-  ).toString('utf8');
-}
-
-async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]; close(): Promise<void> }> {
-  const mails: ReceivedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: decodeQuotedPrintable(Buffer.concat(chunks).toString('latin1')) });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.server.address() as AddressInfo).port;
-  return { port, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
 describe.each(backends)('missed-message email (%s)', (backend) => {
   let stack: TestStack;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let smtp: SmtpSink;
   let worker: RunningWorker;
   let offsetMs = 0;
   const channelState = new MemoryChannelState();
@@ -108,7 +74,7 @@ describe.each(backends)('missed-message email (%s)', (backend) => {
   }
 
   beforeAll(async () => {
-    smtp = await startSmtp();
+    smtp = await startSmtpSink();
     stack = await startStack({ backend, env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM: 'Chat <chat@example.test>' } });
     // The worker sees a clock that can jump past the policy delay, and the realtime presence state.
     const deps: AppDeps = { ...stack.deps, clock: { now: () => new Date(Date.now() + offsetMs) }, channelState };

@@ -2,8 +2,8 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '@reusable-chat/core';
 import { createDatabase, schema, type DatabaseHandle } from '@reusable-chat/db';
-import { backends, createTenant, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
-import { callAs } from './helpers.ts';
+import { backends } from '@reusable-chat/testing';
+import { useTenantStack } from './helpers.ts';
 
 const CONVERSATIONS = 12;
 const PER_NODE_PER_CONVERSATION = 10;
@@ -15,29 +15,24 @@ const PER_NODE_PER_CONVERSATION = 10;
  * PostgreSQL only: PGlite is one connection in one process.
  */
 describe.each(backends.filter((b) => b === 'postgres'))('sends from two nodes into the same conversations (%s)', (backend) => {
-  let stack: TestStack;
-  let tenant: Tenant;
+  const ctx = useTenantStack(backend);
   const nodes: DatabaseHandle[] = [];
   const conversations: { id: string; senders: string[] }[] = [];
   beforeAll(async () => {
-    stack = await startStack({ backend });
-    tenant = await createTenant(stack.db);
-    const call = callAs(stack.app, tenant);
     for (let i = 0; i < CONVERSATIONS; i++) {
-      for (const side of ['a', 'b']) expect((await call('POST', '/api/v1/users', { external_id: `x-${side}-${i}`, name: `${side} ${i}` })).statusCode).toBeLessThan(300);
-      const created = await call('POST', '/api/v1/conversations', { participants: [{ external_id: `x-a-${i}` }, { external_id: `x-b-${i}` }] });
+      for (const side of ['a', 'b']) expect((await ctx.call('POST', '/api/v1/users', { external_id: `x-${side}-${i}`, name: `${side} ${i}` })).statusCode).toBeLessThan(300);
+      const created = await ctx.call('POST', '/api/v1/conversations', { participants: [{ external_id: `x-a-${i}` }, { external_id: `x-b-${i}` }] });
       expect(created.statusCode).toBe(201);
-      const members = await stack.db
+      const members = await ctx.stack.db
         .select({ id: schema.participants.chatUserId })
         .from(schema.participants)
         .where(eq(schema.participants.conversationId, created.json().id as string));
       conversations.push({ id: created.json().id as string, senders: members.map((m) => m.id) });
     }
-    for (let n = 0; n < 2; n++) nodes.push(await createDatabase({ kind: 'postgres', url: stack.testDb.url!, maxConnections: 4 }));
+    for (let n = 0; n < 2; n++) nodes.push(await createDatabase({ kind: 'postgres', url: ctx.stack.testDb.url!, maxConnections: 4 }));
   });
   afterAll(async () => {
     for (const node of nodes) await node.close();
-    await stack?.close();
   });
 
   it('gives gapless seq 1..n per conversation while both nodes’ batches hold the same conversations', async () => {
@@ -49,7 +44,7 @@ describe.each(backends.filter((b) => b === 'postgres'))('sends from two nodes in
           sends.push(
             sendMessage({
               db: node.db,
-              workspaceId: tenant.workspaceId,
+              workspaceId: ctx.tenant.workspaceId,
               conversationId: c.id,
               sender: { type: 'user', chatUserId: c.senders[(round + n) % 2]! },
               content: `node ${n} round ${round}`,
@@ -62,7 +57,7 @@ describe.each(backends.filter((b) => b === 'postgres'))('sends from two nodes in
     const results = await Promise.allSettled(sends);
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
 
-    const rows = await stack.db
+    const rows = await ctx.stack.db
       .select({ conversationId: schema.messages.conversationId, seq: schema.messages.seq })
       .from(schema.messages)
       .where(inArray(schema.messages.conversationId, conversations.map((c) => c.id)));
@@ -70,7 +65,7 @@ describe.each(backends.filter((b) => b === 'postgres'))('sends from two nodes in
     for (const c of conversations) {
       expect(rows.filter((r) => r.conversationId === c.id).map((r) => r.seq).sort((x, y) => x - y)).toEqual(expected);
     }
-    const convRows = await stack.db
+    const convRows = await ctx.stack.db
       .select({ lastSeq: schema.conversations.lastSeq })
       .from(schema.conversations)
       .where(inArray(schema.conversations.id, conversations.map((c) => c.id)));

@@ -1,5 +1,29 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import type { Tenant } from '@reusable-chat/testing';
+import { afterAll, beforeAll } from 'vitest';
+import { createTenant, startStack, type Backend, type Tenant, type TestStack } from '@reusable-chat/testing';
+
+export interface TenantStack {
+  readonly stack: TestStack;
+  readonly tenant: Tenant;
+  readonly call: ReturnType<typeof callAs>;
+}
+
+/**
+ * A stack with one tenant for the enclosing describe block: started in a beforeAll registered here (so it runs
+ * before the block's own), closed in afterAll. Read the fields inside hooks and tests, not at collection time.
+ */
+export function useTenantStack(backend: Backend): TenantStack {
+  const ctx = {} as { stack: TestStack; tenant: Tenant; call: ReturnType<typeof callAs> };
+  beforeAll(async () => {
+    ctx.stack = await startStack({ backend });
+    ctx.tenant = await createTenant(ctx.stack.db);
+    ctx.call = callAs(ctx.stack.app, ctx.tenant);
+  });
+  afterAll(async () => {
+    await ctx.stack?.close();
+  });
+  return ctx;
+}
 
 /** inject() with the tenant's API key and a JSON body. */
 export function callAs(app: FastifyInstance, tenant: Pick<Tenant, 'apiKey'>) {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { schema } from '@reusable-chat/db';
 import { listMessages, serializeMessages } from '@reusable-chat/core';
-import { backends, createTenant, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
-import { callAs } from './helpers.ts';
+import { backends } from '@reusable-chat/testing';
+import { useTenantStack } from './helpers.ts';
 
 const { searchVector: _searchVector, ...messageColumns } = getTableColumns(schema.messages);
 
@@ -13,17 +13,12 @@ const { searchVector: _searchVector, ...messageColumns } = getTableColumns(schem
  * below is serializeMessages (the path every other message read takes) over the same rows, stringified.
  */
 describe.each(backends)('history page JSON text (%s)', (backend) => {
-  let stack: TestStack;
-  let tenant: Tenant;
-  let call: ReturnType<typeof callAs>;
+  const ctx = useTenantStack(backend);
   let conversationId: string;
 
   beforeAll(async () => {
-    stack = await startStack({ backend });
-    tenant = await createTenant(stack.db);
-    call = callAs(stack.app, tenant);
-    const db = stack.db;
-    const workspaceId = tenant.workspaceId;
+    const db = ctx.stack.db;
+    const workspaceId = ctx.tenant.workspaceId;
     const [conversation] = await db.insert(schema.conversations).values({ workspaceId, type: 'group', name: 'json' }).returning();
     conversationId = conversation!.id;
     const [ana, bob, gone] = await db
@@ -98,49 +93,46 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
     });
     await db.insert(schema.attachments).values([attachment(bySeq.get(6)!.id, 'gone.png'), attachment(bySeq.get(8)!.id, 'ph"oto\n.png')]);
   });
-  afterAll(async () => {
-    await stack?.close();
-  });
 
   /** What JSON.stringify(toMessageJson(…)) writes for the visible messages with seq in [from, to]. */
   const reference = async (from: number, to: number) => {
-    const rows = await stack.db
+    const rows = await ctx.stack.db
       .select(messageColumns)
       .from(schema.messages)
       .where(and(eq(schema.messages.conversationId, conversationId), eq(schema.messages.isInternal, false)))
       .orderBy(asc(schema.messages.seq));
-    return serializeMessages({ db: stack.db, workspaceId: tenant.workspaceId, messages: rows.filter((m) => m.seq >= from && m.seq <= to) });
+    return serializeMessages({ db: ctx.stack.db, workspaceId: ctx.tenant.workspaceId, messages: rows.filter((m) => m.seq >= from && m.seq <= to) });
   };
 
   it('is byte for byte what JSON.stringify of the message objects writes, on backward and forward pages', async () => {
     const url = `/api/v1/conversations/${conversationId}/messages`;
-    const newest = await call('GET', url);
+    const newest = await ctx.call('GET', url);
     expect(newest.statusCode).toBe(200);
     expect(newest.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(newest.body).toBe(JSON.stringify({ data: await reference(1, 9), next_cursor: null }));
 
-    const firstTwo = await call('GET', `${url}?limit=3`);
+    const firstTwo = await ctx.call('GET', `${url}?limit=3`);
     const cursor = (firstTwo.json() as { next_cursor: string | null }).next_cursor;
     expect(cursor).toEqual(expect.any(String));
     // Seqs 9, 8 and 6 (7 is internal): the page, and a cursor onwards.
     expect(firstTwo.body).toBe(JSON.stringify({ data: await reference(6, 9), next_cursor: cursor }));
-    const older = await call('GET', `${url}?limit=3&before=${encodeURIComponent(cursor!)}`);
+    const older = await ctx.call('GET', `${url}?limit=3&before=${encodeURIComponent(cursor!)}`);
     const olderCursor = (older.json() as { next_cursor: string | null }).next_cursor;
     expect(older.body).toBe(JSON.stringify({ data: await reference(3, 5), next_cursor: olderCursor }));
     expect(olderCursor).toEqual(expect.any(String));
 
-    const forward = await call('GET', `${url}?after_seq=1&limit=2`);
+    const forward = await ctx.call('GET', `${url}?after_seq=1&limit=2`);
     const forwardCursor = (forward.json() as { next_cursor: string | null }).next_cursor;
     expect(forward.body).toBe(JSON.stringify({ data: await reference(2, 3), next_cursor: forwardCursor }));
-    const rest = await call('GET', `${url}?cursor=${encodeURIComponent(forwardCursor!)}&limit=50`);
+    const rest = await ctx.call('GET', `${url}?cursor=${encodeURIComponent(forwardCursor!)}&limit=50`);
     expect(rest.body).toBe(JSON.stringify({ data: await reference(4, 9), next_cursor: null }));
 
-    const empty = await call('GET', `${url}?after_seq=9`);
+    const empty = await ctx.call('GET', `${url}?after_seq=9`);
     expect(empty.body).toBe('{"data":[],"next_cursor":null}');
   });
 
   it('gives core callers the same messages as objects', async () => {
-    const page = await listMessages({ db: stack.db, workspaceId: tenant.workspaceId, conversationId, cursorSecret: 'test-secret', limit: 50 });
+    const page = await listMessages({ db: ctx.stack.db, workspaceId: ctx.tenant.workspaceId, conversationId, cursorSecret: 'test-secret', limit: 50 });
     expect(page.nextCursor).toBeNull();
     expect(page.data).toEqual(await reference(1, 9));
     const byMessage = new Map(page.data.map((m) => [m.seq, m]));

@@ -1,9 +1,9 @@
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_TOPICS } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
-import { backends, createTenant, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
-import { callAs } from './helpers.ts';
+import { backends, createTenant } from '@reusable-chat/testing';
+import { callAs, useTenantStack } from './helpers.ts';
 
 /**
  * The send path writes a message's webhook outbox row only when its workspace has an enabled webhook
@@ -11,28 +11,20 @@ import { callAs } from './helpers.ts';
  * batch alike. Without an endpoint there is nothing to deliver, so no relay, job or endpoint lookup follows.
  */
 describe.each(backends)('message outbox rows follow the workspace’s webhook endpoints (%s)', (backend) => {
-  let stack: TestStack;
-  let tenant: Tenant;
-  let call: ReturnType<typeof callAs>;
+  const ctx = useTenantStack(backend);
   let conversationId: string;
   beforeAll(async () => {
-    stack = await startStack({ backend });
-    tenant = await createTenant(stack.db);
-    call = callAs(stack.app, tenant);
-    await call('POST', '/api/v1/users', { external_id: 'alice', name: 'Alice' });
-    await call('POST', '/api/v1/users', { external_id: 'bob', name: 'Bob' });
-    conversationId = (await call('POST', '/api/v1/conversations', { participants: [{ external_id: 'alice' }, { external_id: 'bob' }] })).json().id;
-  });
-  afterAll(async () => {
-    await stack?.close();
+    await ctx.call('POST', '/api/v1/users', { external_id: 'alice', name: 'Alice' });
+    await ctx.call('POST', '/api/v1/users', { external_id: 'bob', name: 'Bob' });
+    conversationId = (await ctx.call('POST', '/api/v1/conversations', { participants: [{ external_id: 'alice' }, { external_id: 'bob' }] })).json().id;
   });
 
   /** Outbox rows of this workspace carrying message.created, by message seq (dispatched or not). */
   const outboxSeqs = async (): Promise<number[]> => {
-    const rows = await stack.db
+    const rows = await ctx.stack.db
       .select({ payload: schema.outbox.payload })
       .from(schema.outbox)
-      .where(and(eq(schema.outbox.workspaceId, tenant.workspaceId), eq(schema.outbox.topic, OUTBOX_TOPICS.webhookEvent)));
+      .where(and(eq(schema.outbox.workspaceId, ctx.tenant.workspaceId), eq(schema.outbox.topic, OUTBOX_TOPICS.webhookEvent)));
     return rows
       .map((r) => (r.payload as { event?: { type?: string; data?: { message?: { seq?: number } } } }).event)
       .filter((e) => e?.type === 'message.created')
@@ -43,10 +35,10 @@ describe.each(backends)('message outbox rows follow the workspace’s webhook en
   /** One lone send, then six at once (they share group-committed statements). */
   const sendRound = async (label: string): Promise<number[]> => {
     const url = `/api/v1/conversations/${conversationId}/messages`;
-    const lone = await call('POST', url, { sender_external_id: 'alice', content: `${label} lone` });
+    const lone = await ctx.call('POST', url, { sender_external_id: 'alice', content: `${label} lone` });
     expect(lone.statusCode).toBe(201);
     const burst = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => call('POST', url, { sender_external_id: i % 2 ? 'alice' : 'bob', content: `${label} ${i}` })),
+      Array.from({ length: 6 }, (_, i) => ctx.call('POST', url, { sender_external_id: i % 2 ? 'alice' : 'bob', content: `${label} ${i}` })),
     );
     expect(burst.map((r) => r.statusCode)).toEqual(Array(6).fill(201));
     return [lone, ...burst].map((r) => r.json().seq as number).sort((a, b) => a - b);
@@ -59,19 +51,19 @@ describe.each(backends)('message outbox rows follow the workspace’s webhook en
   });
 
   it('writes one row per message, with its seq, once an endpoint is enabled; none again after it is deleted', async () => {
-    const created = await call('POST', '/api/v1/webhooks', { url: 'https://hooks.example.com/chat', events: ['message.created'] });
+    const created = await ctx.call('POST', '/api/v1/webhooks', { url: 'https://hooks.example.com/chat', events: ['message.created'] });
     expect(created.statusCode).toBe(201);
     const seqs = await sendRound('with endpoint');
     expect(await outboxSeqs()).toEqual(seqs);
 
-    expect((await call('DELETE', `/api/v1/webhooks/${created.json().id as string}`)).statusCode).toBe(204);
+    expect((await ctx.call('DELETE', `/api/v1/webhooks/${created.json().id as string}`)).statusCode).toBe(204);
     await sendRound('after delete');
     expect(await outboxSeqs()).toEqual(seqs);
   });
 
   it('another workspace’s endpoint does not make this workspace write rows', async () => {
-    const other = await createTenant(stack.db);
-    const otherCall = callAs(stack.app, other);
+    const other = await createTenant(ctx.stack.db);
+    const otherCall = callAs(ctx.stack.app, other);
     expect((await otherCall('POST', '/api/v1/webhooks', { url: 'https://hooks.example.com/other', events: ['message.created'] })).statusCode).toBe(201);
     const before = await outboxSeqs();
     await sendRound('other tenant has one');
