@@ -1,23 +1,14 @@
 import net from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/chromium.ts';
+
+export { launchChromium, useSharedChromium } from './helpers/chromium.ts';
 import { createPolicyHook } from '@reusable-chat/core';
 import { startStack, type Backend, type TestStack } from '@reusable-chat/testing';
 // @ts-expect-error -- plain ESM build script without type declarations
 import { ensureDashboardBuilt } from '../../scripts/build.mjs';
 import { seedDemo } from '../../apps/server/src/seed/seed-demo.ts';
 
-export const CHROMIUM_PATH = '/usr/bin/chromium';
-/** Debian Chromium in a container: no sandbox, no GPU, no background traffic (deterministic, offline). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface DemoWorld {
   readonly stack: TestStack;
@@ -41,9 +32,6 @@ function freePort(): Promise<number> {
  * The whole server as `npm start` runs it — dashboard built, demo tenant seeded — listening on a real port
  * whose origin is APP_URL (the widget API trusts the app's own origin, as in production), plus Chromium.
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-}
 
 /**
  * Pass `browser` to share one Chromium between worlds (one per backend); close() then leaves it open.

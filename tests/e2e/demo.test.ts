@@ -1,23 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@reusable-chat/testing';
-import { launchChromium, startDemoWorld, type DemoWorld } from './demo-world.ts';
+import { useSharedChromium, startDemoWorld, type DemoWorld } from './demo-world.ts';
 
 /**
  * The demo pages end to end in Chromium (SPEC §8): two browsers join one /demo room by its link and chat in
  * real time; /demo/marketplace masks a phone number until the host confirms the booking. On every backend (the
  * rooms, the session per tab and the booking state live in the database); one Chromium serves the whole file.
  */
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useSharedChromium();
 
 describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
   let world: DemoWorld;
@@ -26,7 +19,7 @@ describe.each(backends)('demo pages in Chromium (%s)', (backendName) => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    world = await startDemoWorld(backendName, { browser });
+    world = await startDemoWorld(backendName, { browser: chromium.browser });
   }, 180_000); // may build the dashboard (Vite) first
 
   afterAll(async () => {

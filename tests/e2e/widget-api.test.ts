@@ -1,9 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerClient } from '@reusable-chat/sdk/node';
 import { createPublicKey } from '@reusable-chat/core';
 import { backends, createTenant, startStack, type TestStack } from '@reusable-chat/testing';
-import { axeSeriousViolations, bidiLayout, hostPageHtml, launchChromium, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
+import { axeSeriousViolations, bidiLayout, hostPageHtml, useSharedChromium, probePage, startWidgetWorld, strictCsp, userHash, widget, type WidgetWorld } from './helpers/widget-e2e.ts';
 
 /**
  * The page-facing API of the widget (SPEC §8) in Chromium: ReusableChat.init / JS API / DOM events, the inline
@@ -11,14 +11,7 @@ import { axeSeriousViolations, bidiLayout, hostPageHtml, launchChromium, probePa
  * send and the messages sent meanwhile arrive exactly once). Every backend: the restart, the catch-up by seq and
  * the JS API's sends go through the database. One Chromium serves the whole file (a world per backend).
  */
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useSharedChromium();
 
 describe.each(backends)('widget page API and resilience (%s)', (backendName) => {
   let world: WidgetWorld;
@@ -29,7 +22,7 @@ describe.each(backends)('widget page API and resilience (%s)', (backendName) => 
   const hostId = 'host-api';
 
   beforeAll(async () => {
-    world = await startWidgetWorld(backendName, { browser });
+    world = await startWidgetWorld(backendName, { browser: chromium.browser });
     consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
     await consumer.upsertUser({ external_id: guestId, name: 'Greta' });
     await consumer.upsertUser({ external_id: hostId, name: 'Hugo' });

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { and, eq } from 'drizzle-orm';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPolicyHook } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
@@ -9,7 +9,7 @@ import { backends, type Backend } from '@reusable-chat/testing';
 import {
   axeSeriousViolations,
   hostPageHtml,
-  launchChromium,
+  useSharedChromium,
   probePage,
   startWidgetWorld,
   strictCsp,
@@ -41,10 +41,7 @@ const XSS_CORPUS = [
   'javascript:window.__xss=1',
 ];
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
+const chromium = useSharedChromium();
 
 const guestId = 'guest-gina';
 const hostId = 'host-hannah';
@@ -68,7 +65,7 @@ function chatWorld(backendName: Backend): Promise<ChatWorld> {
 }
 
 async function startChatWorld(backendName: Backend): Promise<ChatWorld> {
-  const world = await startWidgetWorld(backendName, { browser });
+  const world = await startWidgetWorld(backendName, { browser: chromium.browser });
   // The marketplace masking policy (guest-host configuration) runs in the message pipeline.
   if (!world.stack.deps.messagePolicyHook) Object.assign(world.stack.deps, { messagePolicyHook: createPolicyHook() });
   const consumer = new ConsumerClient({ baseUrl: world.apiOrigin, apiKey: world.tenant.apiKey });
@@ -99,13 +96,12 @@ async function startChatWorld(backendName: Backend): Promise<ChatWorld> {
 
 afterAll(async () => {
   for (const started of worlds.values()) await (await started.catch(() => null))?.world.close();
-  await browser?.close();
 });
 
 /** Page helpers bound to one backend's world. */
 function pages(get: () => ChatWorld) {
   async function openPage(path: string, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page; probe: PageProbe }> {
-    const context = await browser.newContext({ viewport });
+    const context = await chromium.browser.newContext({ viewport });
     const page = await context.newPage();
     const probe = await probePage(context, page);
     await page.goto(`${get().world.host.origin}${path}`);
@@ -311,7 +307,7 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
     await setPresence(false);
     try {
       // The guest's page knows its configuration from the embed init: it does not even ask for the channel.
-      const guestContext = await browser.newContext();
+      const guestContext = await chromium.browser.newContext();
       const guestPage = await guestContext.newPage();
       const presenceAuth: string[] = [];
       guestPage.on('request', (r) => {
@@ -323,7 +319,7 @@ describe.each(backends)('widget chat in Chromium (%s)', (backendName) => {
       // Rendered after the widget's presence effects ran: had it asked for the channel, the request was sent.
       await widget(guestPage, '[data-testid=bubble]').first().waitFor();
       // The host's page (a server-minted token, no embed init) asks, and the server refuses.
-      const context = await browser.newContext();
+      const context = await chromium.browser.newContext();
       const page = await context.newPage();
       const refused = page.waitForResponse((r) => r.url().endsWith('/broadcasting/auth') && r.request().postData()?.includes('presence-conversation') === true);
       await page.goto(`${world.host.origin}/host`);
@@ -461,7 +457,7 @@ describe(`widget rendering in Chromium (${renderingBackend})`, () => {
   }, 60_000);
 
   it('works from the keyboard alone: Tab to the launcher, Enter opens a conversation, Enter sends, Escape closes', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     const probe = await probePage(context, page);
     await page.goto(`${world.host.origin}/guest`);

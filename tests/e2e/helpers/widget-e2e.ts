@@ -6,24 +6,16 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
+
+export { launchChromium, useSharedChromium } from './chromium.ts';
 import { createPublicKey, type PublicKeyRow } from '@reusable-chat/core';
 import { createTenant, startStack, type Backend, type Tenant, type TestStack } from '@reusable-chat/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const widgetDir = path.join(root, 'apps/widget');
 
-export const CHROMIUM_PATH = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -100,10 +92,6 @@ export interface WidgetWorld {
   tenant: Tenant;
   publicKey: PublicKeyRow;
   close(): Promise<void>;
-}
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
 /**
