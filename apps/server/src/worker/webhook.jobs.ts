@@ -7,6 +7,7 @@ import {
   type RecordDeliverySuccess,
   findDueWebhookDeliveries,
   JOB_DELIVER_WEBHOOK,
+  loadOutboxPayload,
   type OutboxJobPayload,
   type WebhookDeliveryPolicy,
   type WebhookEvent,
@@ -158,9 +159,11 @@ const deliverJobId = (deliveryId: string, attempt: number): string => `delivery:
  * a deliver job each. A failed enqueue is not an error: the row is due and the sweep enqueues it (nothing lost).
  */
 export async function runWebhookFanOutJob(ctx: WebhookJobContext, job: OutboxJobPayload): Promise<void> {
-  const event = job.payload.event as WebhookEvent | undefined;
+  // The job carries the row's id, not its personal data (see OutboxJobPayload); a row already gone has nothing to send.
+  const payload = job.payload ?? (job.workspaceId ? await loadOutboxPayload(ctx.db, job.outboxId, job.workspaceId) : null);
+  const event = payload?.event as WebhookEvent | undefined;
   if (!job.workspaceId || !event) {
-    ctx.log.warn({ outboxId: job.outboxId }, 'webhook fan-out job without workspace or event; dropped');
+    ctx.log.warn({ outboxId: job.outboxId }, 'webhook fan-out job without workspace, outbox row or event; dropped');
     return;
   }
   const workspaceId = job.workspaceId;

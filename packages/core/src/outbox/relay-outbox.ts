@@ -1,14 +1,31 @@
-import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { schema, type Database } from '@reusable-chat/db';
 import type { JobQueue } from '../ports/queue.ts';
 
 /** How long one enqueue may take before the relay gives up on this round (Redis down must not hold row locks). */
 export const OUTBOX_ENQUEUE_TIMEOUT_MS = 5_000;
 
+/**
+ * A relayed outbox row as a queue job: its id and workspace only. The payload (a webhook event carries message text,
+ * names and external ids) stays in the outbox row and is read by the job, so no personal data sits in Redis job
+ * hashes, which BullMQ keeps for a day after completion and a week after failure (checklist G-03: an erased user
+ * leaves no Redis key behind; the erasure scrubs the outbox rows). `payload` is still accepted when present
+ * (jobs enqueued by an older version, and tests that hand a job over directly).
+ */
 export interface OutboxJobPayload {
   readonly outboxId: number;
   readonly workspaceId: string | null;
-  readonly payload: Record<string, unknown>;
+  readonly payload?: Record<string, unknown>;
+}
+
+/** The payload of one outbox row, scoped by its workspace; null once the row is gone (purged, or its workspace deleted). */
+export async function loadOutboxPayload(db: Database, outboxId: number, workspaceId: string): Promise<Record<string, unknown> | null> {
+  const [row] = await db
+    .select({ payload: schema.outbox.payload })
+    .from(schema.outbox)
+    .where(and(eq(schema.outbox.id, outboxId), eq(schema.outbox.workspaceId, workspaceId)))
+    .limit(1);
+  return row?.payload ?? null;
 }
 
 export interface RelayResult {
@@ -58,7 +75,7 @@ export async function relayOutbox(params: {
     // rows locked (and the next round waiting) for a round trip per row.
     const outcomes = await Promise.allSettled(
       rows.map((row) => {
-        const job: OutboxJobPayload = { outboxId: row.id, workspaceId: row.workspaceId, payload: row.payload };
+        const job: OutboxJobPayload = { outboxId: row.id, workspaceId: row.workspaceId };
         return withTimeout(params.queue.enqueue(row.topic, job, { jobId: `outbox:${row.id}`, ...jobOptions }), OUTBOX_ENQUEUE_TIMEOUT_MS);
       }),
     );
