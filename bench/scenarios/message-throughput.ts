@@ -63,6 +63,11 @@ const PGBENCH_CLIENTS = 8;
 const PGBENCH_THREADS = 2;
 const PGBENCH_DURATION_S = 5;
 
+/** BENCH_POSTS_QUICK's whole output: one JSON line on stdout for the person iterating (no table, no file). */
+function printLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
 interface RunResult {
   readonly perSecond: number;
   readonly sent: number;
@@ -89,14 +94,14 @@ export async function benchMessageThroughput(postgresUrl: string | undefined): P
       await closedLoop(h, WARMUP_S);
       if (process.env.BENCH_POSTS_QUICK === 'paced') {
         const r = await openLoop(h, PACED_TARGET_PER_S, PACED_S);
-        console.log(JSON.stringify({ paced: PACED_TARGET_PER_S, perSecond: Math.round(r.perSecond), deliver: r.deliver, answer: r.answer, lost: r.lost, failed: r.failed }));
+        printLine({ paced: PACED_TARGET_PER_S, perSecond: Math.round(r.perSecond), deliver: r.deliver, answer: r.answer, lost: r.lost, failed: r.failed });
         return rows;
       }
       const load0 = process.cpuUsage();
       const r = await closedLoop(h, SATURATION_S);
       const load = process.cpuUsage(load0);
-      console.log(
-        JSON.stringify({
+      printLine(
+        {
           perSecond: Math.round(r.perSecond),
           server: r.serverCpuUsPerMessage,
           pg: r.postgresCpuUsPerMessage,
@@ -105,7 +110,7 @@ export async function benchMessageThroughput(postgresUrl: string | undefined): P
           p99: r.deliver.p99Ms,
           lost: r.lost,
           failed: r.failed,
-        }),
+        },
       );
     } finally {
       await h.close();

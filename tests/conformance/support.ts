@@ -127,6 +127,23 @@ export interface ClientOptions {
   readonly sdk?: PusherServer;
 }
 
+/**
+ * pusher-js as the widget uses it: channel and user authorisation through the server's own
+ * /api/widget/broadcasting endpoints with the widget session's bearer token.
+ */
+export function widgetPusherClient(node: Pick<RealtimeNode, 'port' | 'baseUrl'>, token: string): PusherJsClient {
+  const headers = { Authorization: `Bearer ${token}` };
+  return new PusherJs(APP.key, {
+    wsHost: '127.0.0.1',
+    wsPort: node.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    cluster: '',
+    channelAuthorization: { endpoint: `${node.baseUrl}/api/widget/broadcasting/auth`, transport: 'ajax', headers },
+    userAuthentication: { endpoint: `${node.baseUrl}/api/widget/broadcasting/user-auth`, transport: 'ajax', headers },
+  });
+}
+
 /** pusher-js exactly as an app configures it for a self-hosted server, with a backend-style authorizer. */
 export function pusherClient(node: Pick<RealtimeNode, 'port' | 'sdk'>, options: ClientOptions = {}): PusherJsClient {
   const sdk = options.sdk ?? node.sdk;

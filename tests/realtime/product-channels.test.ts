@@ -16,12 +16,12 @@ import {
   eventually,
   nextEvent,
   openRaw,
-  PusherJs,
   rawSubscribe,
   sleep,
   startRealtimeNode,
   uuid,
   waitForState,
+  widgetPusherClient,
   type PusherJsClient,
   type RawClient,
   type RealtimeNode,
@@ -67,16 +67,7 @@ describe.each(backends)('product channels (%s)', (backend) => {
       payload: new URLSearchParams({ socket_id: socketId, channel_name: channelName }).toString(),
     });
   const widgetClient = (who: Person): PusherJsClient => {
-    const headers = { Authorization: `Bearer ${who.token}` };
-    const c = new PusherJs(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: node.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: '',
-      channelAuthorization: { endpoint: `${node.baseUrl}/api/widget/broadcasting/auth`, transport: 'ajax', headers },
-      userAuthentication: { endpoint: `${node.baseUrl}/api/widget/broadcasting/user-auth`, transport: 'ajax', headers },
-    });
+    const c = widgetPusherClient(node, who.token);
     clients.push(c);
     return c;
   };

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTenant, TEST_REDIS_URL, type Tenant } from '@reusable-chat/testing';
 import { startWorker, type RunningWorker } from '../../apps/server/src/worker/index.ts';
-import { APP, deleteRedisPrefix, eventually, nextEvent, PusherJs, startRealtimeNode, type PusherJsClient, type RealtimeNode } from '../conformance/support.ts';
+import { deleteRedisPrefix, eventually, nextEvent, startRealtimeNode, widgetPusherClient, type PusherJsClient, type RealtimeNode } from '../conformance/support.ts';
 import { startReceiver, waitFor, type Receiver } from './receiver.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -87,16 +87,7 @@ describe.each(TEST_REDIS_URL ? backends : [])('erasure leaves no personal data i
     const token = (await call('POST', '/api/v1/sessions', { external_id: person.external_id })).json.token as string;
 
     // Their widget is open: a presence member (name in user_info) and a signed-in socket (quota slot).
-    const headers = { Authorization: `Bearer ${token}` };
-    const client = new PusherJs(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: node.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: '',
-      channelAuthorization: { endpoint: `${node.baseUrl}/api/widget/broadcasting/auth`, transport: 'ajax', headers },
-      userAuthentication: { endpoint: `${node.baseUrl}/api/widget/broadcasting/user-auth`, transport: 'ajax', headers },
-    });
+    const client = widgetPusherClient(node, token);
     clients.push(client);
     client.signin();
     await nextEvent(client.subscribe(`presence-conversation.${conversationId}`), 'pusher:subscription_succeeded');

@@ -7,15 +7,14 @@ import { backends, createTenant, TEST_DATABASE_URL, TEST_REDIS_URL, type Tenant 
 import { runCli } from '../../apps/server/src/cli.ts';
 import { runWorkspaceDeletion } from '../../apps/server/src/worker/workspace-deletion.ts';
 import {
-  APP,
   deleteRedisPrefix,
   eventually,
-  PusherJs,
   sleep,
   startRealtimeNode,
   uniqueRedisPrefix,
   uuid,
   waitForState,
+  widgetPusherClient,
   type PusherJsClient,
   type RealtimeNode,
 } from '../conformance/support.ts';
@@ -116,16 +115,7 @@ describe.each(backends)('workspace deletion (%s)', (backend) => {
     const bystander = await populate(b, `b-${backend}`);
 
     // A signed-in widget socket of the doomed workspace, as in the W-08 revocation test.
-    const headers = { Authorization: `Bearer ${doomed.token}` };
-    const socket = new PusherJs(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: node.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: '',
-      channelAuthorization: { endpoint: `${node.baseUrl}/api/widget/broadcasting/auth`, transport: 'ajax', headers },
-      userAuthentication: { endpoint: `${node.baseUrl}/api/widget/broadcasting/user-auth`, transport: 'ajax', headers },
-    });
+    const socket = widgetPusherClient(node, doomed.token);
     clients.push(socket);
     socket.signin();
     await waitForState(socket, 'connected');
@@ -229,16 +219,7 @@ describe.each(TEST_DATABASE_URL && TEST_REDIS_URL ? (['postgres'] as const) : []
     expect((await api(tenant, '/api/v1/users', { external_id: 'leaver', name: 'Leaver' })).statusCode).toBe(201);
     const session = await api(tenant, '/api/v1/sessions', { external_id: 'leaver' });
     const token = session.json().token as string;
-    const headers = { Authorization: `Bearer ${token}` };
-    const socket = new PusherJs(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: node.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: '',
-      channelAuthorization: { endpoint: `${node.baseUrl}/api/widget/broadcasting/auth`, transport: 'ajax', headers },
-      userAuthentication: { endpoint: `${node.baseUrl}/api/widget/broadcasting/user-auth`, transport: 'ajax', headers },
-    });
+    const socket = widgetPusherClient(node, token);
     clients.push(socket);
     socket.signin();
     await waitForState(socket, 'connected');
