@@ -99,11 +99,13 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback-style hooks where nothing is awaited: Fastify runs them without a promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
   // Graceful close: Node's server.close() reaps only the keep-alive connections idle at that moment. One whose
   // request was still running then (begun before Fastify started answering 503) would stay open until its
@@ -118,10 +120,11 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   // Before any route: the CORS hook and route list must see every /api/widget and /api/embed route (C-05).

@@ -46,6 +46,7 @@ export async function registerRealtime(app: FastifyInstance, metrics: Metrics): 
 
   const publisher: RealtimePublisher = {
     async publish(event: RealtimeEvent) {
+      if (!server.hasAudience(event.channels)) return;
       await server.publish({
         channels: event.channels,
         event: event.event,

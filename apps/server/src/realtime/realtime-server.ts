@@ -322,8 +322,28 @@ export class RealtimeServer {
     );
   }
 
+  /**
+   * Whether a broadcast on these channels can reach anyone: always with other nodes on the bus (their
+   * subscribers are not known here); on a lone node only when a local socket subscribes. The fan-out asks
+   * first, so an event for an empty channel (every message's workspace channel while no agent is online)
+   * is not even encoded.
+   */
+  hasAudience(channels: readonly string[]): boolean {
+    if (this.hasOtherNodes()) return true;
+    for (const channel of channels) if ((this.channels.get(channel)?.size ?? 0) > 0) return true;
+    return false;
+  }
+
+  /** Other nodes listen on the bus, unless it can count its subscribers and only this node is among them. */
+  private hasOtherNodes(): boolean {
+    const subscribers = this.options.pubsub.subscriberCount?.(CLUSTER_TOPIC);
+    return subscribers === undefined || subscribers > (this.unsubscribeCluster ? 1 : 0);
+  }
+
   private async publishFrames(frames: [string, string][], excludeSocketId?: string, excludeUserIds?: readonly string[]): Promise<void> {
     this.deliverLocal(frames, excludeSocketId, excludeUserIds);
+    // A lone node on an in-process bus would only encode the message to drop it again on receipt.
+    if (!this.hasOtherNodes()) return;
     const message: ClusterMessage = {
       t: 'f',
       n: this.nodeId,

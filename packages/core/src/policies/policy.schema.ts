@@ -133,7 +133,38 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * falls back to its default instead of failing the message being sent — the write path validates strictly.
  */
 export function parsePolicies(json: unknown): Policies {
-  const input = isPlainObject(json) ? upgradeLegacyKeys(json) : {};
+  if (!isPlainObject(json)) return parseStoredPolicies({});
+  // Every send reads its configuration's policies (twice: the route's limits, then the policy hook), and a
+  // full schema parse costs more than the rest of the policy checks together; a configuration changes rarely,
+  // so its parsed form is kept — by object for the same read, by content across reads. Frozen: shared.
+  const same = parsedByObject.get(json);
+  if (same) return same;
+  const key = JSON.stringify(json);
+  let parsed = parsedByContent.get(key);
+  if (!parsed) {
+    parsed = deepFreeze(parseStoredPolicies(json));
+    if (parsedByContent.size >= MAX_CACHED_POLICY_SETS) parsedByContent.delete(parsedByContent.keys().next().value!);
+    parsedByContent.set(key, parsed);
+  }
+  parsedByObject.set(json, parsed);
+  return parsed;
+}
+
+/** Distinct stored policy sets kept parsed (a tenant has a handful of widget configurations). */
+const MAX_CACHED_POLICY_SETS = 512;
+const parsedByContent = new Map<string, Policies>();
+const parsedByObject = new WeakMap<object, Policies>();
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function parseStoredPolicies(json: Record<string, unknown>): Policies {
+  const input = upgradeLegacyKeys(json);
   const whole = policiesInputSchema.safeParse(input);
   if (whole.success) return whole.data;
   const out: Record<string, unknown> = {};

@@ -12,4 +12,10 @@ export interface PubSub {
   publish(topic: string, payload: string): Promise<void>;
   subscribe(topic: string, handler: PubSubHandler): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /**
+   * How many handlers listen to `topic`, when the bus can know it for every subscriber (an in-process bus);
+   * undefined when subscribers may live in other processes (Redis). Lets a publisher that is itself the only
+   * listener skip encoding a message nobody else would receive.
+   */
+  subscriberCount?(topic: string): number;
 }

@@ -22,6 +22,11 @@ export class MemoryPubSub implements PubSub {
     };
   }
 
+  /** Every subscriber of an in-process bus is in this process, so the count is exact. */
+  subscriberCount(topic: string): number {
+    return this.topics.get(topic)?.size ?? 0;
+  }
+
   async close(): Promise<void> {
     this.topics.clear();
   }
