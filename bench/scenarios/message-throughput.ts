@@ -20,9 +20,18 @@
  * Baseline: pgbench inserting one row per transaction into a scratch table on the same PostgreSQL server,
  * run right before and right after each measured PostgreSQL rate (the mean is its baseline; both are kept in
  * the details), so background load on the shared machine hits both sides alike.
+ *
+ * The load generator shares the machine's two cores with the server and PostgreSQL, so every µs it spends
+ * per message is taken from what it measures; like pgbench (a lean C client) it is kept lean: sends go out
+ * through a raw keep-alive HTTP/1.1 client (bench/lib/raw-http-client.ts: the request's bytes from a
+ * per-sender template, only the status read back — an answer it cannot delimit stops the run instead of
+ * being guessed at), client_ids are a per-run prefix and a message number (times kept in typed arrays by
+ * that number), and a receiver finds the client_id in a `message.created` frame's bytes instead of parsing
+ * the frame and its data twice — the exact id sent, its only client_id key, or the frame is parsed after
+ * all. Its CPU per message is reported (`loadGenerator` in the BENCH_POSTS_QUICK line).
  */
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -35,6 +44,7 @@ import { schema, type Database } from '@reusable-chat/db';
 import { BENCH_PUSHER_APP, startBenchStack, type BenchStack } from '../lib/bench-stack.ts';
 import type { BenchTenant } from '../lib/fixtures.ts';
 import { createScratchDatabase, pgbenchPath } from '../lib/postgres.ts';
+import { RawHttpPool, RawHttpProtocolError } from '../lib/raw-http-client.ts';
 import { ratioOf, type BenchRow } from '../lib/report.ts';
 import { round, sleep, summarize, type LatencySummary } from '../lib/stats.ts';
 
@@ -221,15 +231,58 @@ export async function liftMessageLimits(db: Database, tenant: BenchTenant): Prom
 
 interface WidgetHarness {
   readonly stack: BenchStack;
-  /** Sends one message; resolves with its HTTP status when answered. */
-  send(senderIndex: number, clientId: string): Promise<number>;
-  /** client_id → when its send was issued (or scheduled); delivery fills `deliveredAt`. */
-  readonly started: Map<string, number>;
-  readonly deliveredAt: Map<string, number>;
+  /**
+   * Numbers the next message, whose send is issued (or scheduled) at `startedAt`; its client_id is a per-run
+   * prefix followed by that number.
+   */
+  begin(startedAt: number): number;
+  /** Sends message `n`; resolves with its HTTP status when answered (rejects on a network error). */
+  send(senderIndex: number, n: number): Promise<number>;
+  startedAt(n: number): number;
+  /** When `message.created` carrying message n's client_id reached its receiver's socket; 0 until then. */
+  deliveredAt(n: number): number;
   /** CPU milliseconds used so far by the server process and by its PostgreSQL backends (null on PGlite). */
   cpuMs(): Promise<{ server: number; postgres: number | null }>;
   close(): Promise<void>;
 }
+
+/** Send and delivery times by message number (performance.now() is > 0, so 0 means "not yet delivered"). */
+class MessageTimes {
+  private started = new Float64Array(1 << 16);
+  private delivered = new Float64Array(1 << 16);
+  count = 0;
+
+  begin(startedAt: number): number {
+    if (this.count === this.started.length) {
+      const started = new Float64Array(this.started.length * 2);
+      started.set(this.started);
+      this.started = started;
+      const delivered = new Float64Array(this.delivered.length * 2);
+      delivered.set(this.delivered);
+      this.delivered = delivered;
+    }
+    this.started[this.count] = startedAt;
+    return this.count++;
+  }
+
+  startedAt(n: number): number {
+    return this.started[n]!;
+  }
+
+  deliveredAt(n: number): number {
+    return this.delivered[n]!;
+  }
+
+  /** The first delivery counts (a duplicate frame would not make a message faster). */
+  markDelivered(n: number, at: number): void {
+    if (this.delivered[n] === 0) this.delivered[n] = at;
+  }
+}
+
+/** How every `message.created` frame starts: channelEventFrame's JSON.stringify({ event, channel, data }). */
+const DELIVERY_HEAD = Buffer.from('{"event":"message.created","channel":"', 'latin1');
+/** The message's client_id key inside the frame's `data`, a JSON string (so its quotes are escaped). */
+const CLIENT_ID_KEY = Buffer.from('\\"client_id\\":', 'latin1');
 
 async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<WidgetHarness> {
   // BENCH_SERVER_NODE_OPTIONS, e.g. `--import /tmp/profile.mjs` starting the inspector's profiler (--cpu-prof
@@ -237,8 +290,15 @@ async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: stri
   const profile: Record<string, string> = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
   const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS, profile, liftMessageLimits);
   const sockets: WebSocket[] = [];
+  // Setup (sessions, channel authorisation) on node:http: a few dozen requests, off the measured path.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const base = new URL(stack.server.url);
+  let warned = false;
+  const pool = new RawHttpPool(base.hostname, Number(base.port), 256, 201, (status, body) => {
+    if (warned) return;
+    warned = true;
+    console.warn(`bench: widget send answered ${status}: ${body.toString('utf8').slice(0, 200)}`);
+  });
   const post = (pathName: string, body: unknown, headers: Record<string, string>) =>
     new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
       const payload = JSON.stringify(body);
@@ -269,28 +329,83 @@ async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: stri
       req.on('error', reject);
       req.end(payload);
     });
+  const closeAll = async () => {
+    for (const ws of sockets) ws.terminate();
+    agent.destroy();
+    pool.close();
+    await stack.close();
+  };
   try {
     const session = async (externalId: string) => {
       const r = await post('/api/v1/sessions', { external_id: externalId }, { 'x-api-key': stack.tenant.apiKey });
       if (r.status !== 201) throw new Error(`session: ${r.status} ${JSON.stringify(r.json)}`);
       return r.json.token as string;
     };
-    const started = new Map<string, number>();
-    const deliveredAt = new Map<string, number>();
+    const times = new MessageTimes();
+    // Unique within the run by its number; the random part keeps runs apart. Printable ASCII, far below
+    // clientIdSchema's 128 characters, with no character JSON escapes (the frame search below relies on it).
+    const clientIdPrefix = `b${randomBytes(4).toString('hex')}-`;
+    const clientIdValueHead = Buffer.from(`\\"${clientIdPrefix}`, 'latin1');
+    /** The message number of a client_id this run sent, or -1. */
+    const numberOfClientId = (clientId: unknown): number => {
+      if (typeof clientId !== 'string' || !clientId.startsWith(clientIdPrefix)) return -1;
+      const digits = clientId.slice(clientIdPrefix.length);
+      if (!/^(0|[1-9]\d{0,14})$/.test(digits)) return -1;
+      const n = Number(digits);
+      return n < times.count ? n : -1;
+    };
+    /**
+     * The message number a `message.created` frame delivers, found in its bytes: the only `\"client_id\":`
+     * key in it must hold `\"<prefix><digits>\"`, exactly as sent. A frame that does not look like that
+     * (a second client_id key, another shape) is parsed instead; a foreign or null client_id is -1.
+     */
+    const deliveredNumber = (frame: Buffer): number => {
+      const key = frame.indexOf(CLIENT_ID_KEY, DELIVERY_HEAD.length);
+      if (key < 0 || frame.indexOf(CLIENT_ID_KEY, key + CLIENT_ID_KEY.length) >= 0) return deliveredNumberParsed(frame);
+      const head = key + CLIENT_ID_KEY.length;
+      if (head + clientIdValueHead.length > frame.length) return -1;
+      if (frame.compare(clientIdValueHead, 0, clientIdValueHead.length, head, head + clientIdValueHead.length) !== 0) return -1;
+      const first = head + clientIdValueHead.length;
+      let i = first;
+      let n = 0;
+      for (; i < frame.length && i - first < 16; i++) {
+        const c = frame[i]!;
+        if (c < 0x30 || c > 0x39) break;
+        n = n * 10 + (c - 0x30);
+      }
+      const digits = i - first;
+      if (digits === 0 || digits > 15 || (digits > 1 && frame[first] === 0x30)) return -1;
+      // The value ends right after the digits: the escaped closing quote.
+      if (frame[i] !== 0x5c || frame[i + 1] !== 0x22) return -1;
+      return n < times.count ? n : -1;
+    };
+    const deliveredNumberParsed = (frame: Buffer): number => {
+      const parsed = JSON.parse(frame.toString('utf8')) as { event: string; data?: unknown };
+      if (parsed.event !== 'message.created') return -1;
+      const message = (typeof parsed.data === 'string' ? JSON.parse(parsed.data) : parsed.data) as { client_id?: unknown };
+      return numberOfClientId(message.client_id);
+    };
     const wsUrl = stack.server.url.replace(/^http/, 'ws') + `/app/${BENCH_PUSHER_APP.key}?protocol=7&client=bench&version=1`;
     for (const [i, conversation] of stack.tenant.conversations.entries()) {
       const receiverToken = await session(`bench-b-${i}`);
       const channel = `private-conversation.${conversation.id}`;
-      const ws = new WebSocket(wsUrl);
+      // The receiver only looks for bytes in each frame; whether they are valid UTF-8 is not what is measured.
+      const ws = new WebSocket(wsUrl, { skipUTF8Validation: true });
       sockets.push(ws);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('subscription timed out')), 15_000);
         ws.on('error', reject);
-        ws.on('message', (raw) => {
-          const frame = JSON.parse(String(raw)) as { event: string; data?: string };
+        ws.on('message', (raw: Buffer) => {
+          // Hot path: one per delivered message, read from the frame's bytes without parsing it.
+          if (raw.length > DELIVERY_HEAD.length && raw.compare(DELIVERY_HEAD, 0, DELIVERY_HEAD.length, 0, DELIVERY_HEAD.length) === 0) {
+            const n = deliveredNumber(raw);
+            if (n >= 0) times.markDelivered(n, performance.now());
+            return;
+          }
+          const frame = JSON.parse(raw.toString('utf8')) as { event: string; data?: string };
           if (frame.event === 'message.created') {
-            const message = (typeof frame.data === 'string' ? JSON.parse(frame.data) : frame.data) as { client_id?: string };
-            if (message.client_id && !deliveredAt.has(message.client_id)) deliveredAt.set(message.client_id, performance.now());
+            const n = deliveredNumberParsed(raw);
+            if (n >= 0) times.markDelivered(n, performance.now());
           } else if (frame.event === 'pusher:connection_established') {
             const socketId = (JSON.parse(frame.data!) as { socket_id: string }).socket_id;
             void post('/api/widget/broadcasting/auth', { socket_id: socketId, channel_name: channel }, { authorization: `Bearer ${receiverToken}` }).then((r) => {
@@ -306,8 +421,16 @@ async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: stri
         });
       });
     }
-    const senders = await Promise.all(stack.tenant.conversations.map(async (c) => ({ conversationId: c.id, token: await session(c.externalId) })));
-    let warned = false;
+    const senders = await Promise.all(
+      stack.tenant.conversations.map(async (c) => {
+        const token = await session(c.externalId);
+        // Everything but the Content-Length value and the body, once per sender (tokens and ids are ASCII).
+        const head =
+          `POST /api/widget/conversations/${c.id}/messages HTTP/1.1\r\nHost: ${base.host}\r\n` +
+          `Authorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: `;
+        return { head };
+      }),
+    );
     const pidsOfBackends = async (): Promise<number[]> => {
       if (!postgresUrl) return [];
       const admin = postgres(postgresUrl, { max: 1, onnotice: () => undefined });
@@ -321,35 +444,24 @@ async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: stri
     };
     return {
       stack,
-      started,
-      deliveredAt,
+      begin: (startedAt) => times.begin(startedAt),
+      startedAt: (n) => times.startedAt(n),
+      deliveredAt: (n) => times.deliveredAt(n),
       async cpuMs() {
         const backends = kind === 'postgres' ? await pidsOfBackends() : null;
         return { server: processCpuMs(stack.server.pid), postgres: backends ? backends.reduce((sum, pid) => sum + processCpuMs(pid), 0) : null };
       },
-      async send(senderIndex, clientId) {
+      send(senderIndex, n) {
         const sender = senders[senderIndex % senders.length]!;
-        const r = await post(
-          `/api/widget/conversations/${sender.conversationId}/messages`,
-          { content: `bench message ${clientId}`, client_id: clientId },
-          { authorization: `Bearer ${sender.token}` },
-        );
-        if (r.status !== 201 && !warned) {
-          warned = true;
-          console.warn(`bench: widget send answered ${r.status}: ${JSON.stringify(r.json).slice(0, 200)}`);
-        }
-        return r.status;
+        const clientId = clientIdPrefix + n;
+        // ASCII only, so its length is its byte count.
+        const body = `{"content":"bench message ${clientId}","client_id":"${clientId}"}`;
+        return pool.request(`${sender.head}${body.length}\r\n\r\n${body}`);
       },
-      async close() {
-        for (const ws of sockets) ws.terminate();
-        agent.destroy();
-        await stack.close();
-      },
+      close: closeAll,
     };
   } catch (err) {
-    for (const ws of sockets) ws.terminate();
-    agent.destroy();
-    await stack.close();
+    await closeAll();
     throw err;
   }
 }
@@ -386,7 +498,7 @@ async function measureWidget(
 
 /** Every sender posts its next message as soon as the previous one is answered. */
 async function closedLoop(h: WidgetHarness, durationS: number): Promise<RunResult> {
-  const ids: string[] = [];
+  const ids: number[] = [];
   const answerMs: number[] = [];
   let failed = 0;
   const cpuBefore = await h.cpuMs();
@@ -395,12 +507,17 @@ async function closedLoop(h: WidgetHarness, durationS: number): Promise<RunResul
   await Promise.all(
     Array.from({ length: CLOSED_LOOP_SENDERS }, async (_, senderIndex) => {
       while (performance.now() < endAt) {
-        const clientId = randomUUID();
         const start = performance.now();
-        h.started.set(clientId, start);
-        const status = await h.send(senderIndex, clientId).catch(() => 0);
+        const n = h.begin(start);
+        let status = 0;
+        try {
+          status = await h.send(senderIndex, n);
+        } catch (err) {
+          // A network error counts as a failed send; an answer the client cannot read stops the run.
+          if (err instanceof RawHttpProtocolError) throw err;
+        }
         if (status === 201) {
-          ids.push(clientId);
+          ids.push(n);
           answerMs.push(performance.now() - start);
         } else failed += 1;
       }
@@ -416,12 +533,13 @@ async function closedLoop(h: WidgetHarness, durationS: number): Promise<RunResul
  */
 async function openLoop(h: WidgetHarness, rate: number, durationS: number): Promise<RunResult> {
   const total = rate * durationS;
-  const ids: string[] = [];
+  const ids: number[] = [];
   const answerMs: number[] = [];
   const inFlight: Promise<void>[] = [];
   let failed = 0;
   let open = 0;
   let skipped = 0;
+  let unreadable: unknown = null;
   const cpuBefore = await h.cpuMs();
   const t0 = performance.now() + 5;
   for (let i = 0; i < total; ) {
@@ -431,6 +549,7 @@ async function openLoop(h: WidgetHarness, rate: number, durationS: number): Prom
     if (wait > 1) await sleep(wait);
     else await new Promise<void>((resolve) => setImmediate(resolve));
     const now = performance.now();
+    if (unreadable) break;
     if (open > rate * MAX_BACKLOG_S) {
       // The server fell more than MAX_BACKLOG_S behind: the rate is not sustained; stop instead of queueing
       // for minutes (the unsent rest counts as failed).
@@ -439,50 +558,53 @@ async function openLoop(h: WidgetHarness, rate: number, durationS: number): Prom
     }
     for (; i < total && t0 + (i * 1000) / rate <= now; i++) {
       open += 1;
-      const clientId = randomUUID();
       const scheduled = t0 + (i * 1000) / rate;
-      h.started.set(clientId, scheduled);
+      const n = h.begin(scheduled);
       inFlight.push(
-        h.send(i, clientId).then(
+        h.send(i, n).then(
           (status) => {
             open -= 1;
             if (status === 201) {
-              ids.push(clientId);
+              ids.push(n);
               answerMs.push(performance.now() - scheduled);
             } else failed += 1;
           },
-          () => {
+          (err: unknown) => {
             open -= 1;
             failed += 1;
+            if (err instanceof RawHttpProtocolError) unreadable ??= err;
           },
         ),
       );
     }
   }
   await Promise.all(inFlight);
+  if (unreadable) throw unreadable;
   const elapsedS = (performance.now() - t0) / 1000;
   return collect(h, ids, answerMs, failed + skipped, elapsedS, cpuBefore);
 }
 
 async function collect(
   h: WidgetHarness,
-  ids: string[],
+  ids: number[],
   answerMs: number[],
   failed: number,
   elapsedS: number,
   cpuBefore: { server: number; postgres: number | null },
 ): Promise<RunResult> {
   const drainUntil = Date.now() + DRAIN_MS;
-  while (Date.now() < drainUntil && ids.some((id) => !h.deliveredAt.has(id))) await sleep(20);
+  // A delivery is never undone, so the scan resumes where the last one stopped.
+  let pending = 0;
+  const allDelivered = () => {
+    while (pending < ids.length && h.deliveredAt(ids[pending]!) !== 0) pending += 1;
+    return pending === ids.length;
+  };
+  while (Date.now() < drainUntil && !allDelivered()) await sleep(20);
   const cpuAfter = await h.cpuMs();
   const deliverMs: number[] = [];
-  for (const id of ids) {
-    const at = h.deliveredAt.get(id);
-    if (at !== undefined) deliverMs.push(at - h.started.get(id)!);
-  }
-  for (const id of ids) {
-    h.started.delete(id);
-    h.deliveredAt.delete(id);
+  for (const n of ids) {
+    const at = h.deliveredAt(n);
+    if (at !== 0) deliverMs.push(at - h.startedAt(n));
   }
   return {
     perSecond: deliverMs.length / elapsedS,
