@@ -105,6 +105,8 @@ describe.each(backends)('widget input validation (%s)', (backend) => {
     expect((await sendRaw('{"content": "x"')).statusCode).toBe(400);
     expect((await sendRaw('content=x', 'text/plain')).statusCode).toBe(415);
     expect((await sendRaw('{"content":"x"}', 'application/xml')).statusCode).toBe(415);
+    // Multipart is parsed only on the upload route; a message send is JSON.
+    expect((await sendRaw('--b\r\ncontent-disposition: form-data; name="content"\r\n\r\nx\r\n--b--\r\n', 'multipart/form-data; boundary=b')).statusCode).toBe(415);
     const deep = '{"content":"x","a":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}';
     expect((await sendRaw(deep)).statusCode).toBe(400);
     const dup = await sendRaw('{"content":"first","content":"second"}');

@@ -17,7 +17,7 @@ import { registerServeFileRoute } from './http/files/serve-file.route.ts';
 import { registerWidgetCors } from './http/plugins/widget-cors.ts';
 import { registerWidgetRoutes } from './http/widget/index.ts';
 import { registerWidgetAssetRoutes } from './http/widget-assets.route.ts';
-import { loggerOptions } from './logger.ts';
+import { lazyChildLoggerFactory, loggerOptions } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { registerRealtime } from './realtime/index.ts';
 import { installOutboxListener } from './worker/outbox-hook.ts';
@@ -41,6 +41,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   const level = typeof options.logger === 'string' ? options.logger : deps.config.logLevel;
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(level),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: JSON_BODY_LIMIT_BYTES,
     trustProxy: deps.config.trustProxy,
     // Fastify answers a __proto__ key with 400 on its own parser; ours refuses it too (V-07).

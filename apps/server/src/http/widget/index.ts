@@ -29,11 +29,6 @@ import { registerSearchMessagesRoute } from './search-messages.route.ts';
  * root hook of plugins/widget-cors.ts (it also covers the realtime module's /api/widget/broadcasting/*).
  */
 export async function registerWidgetRoutes(app: FastifyInstance): Promise<void> {
-  // Multipart only here: no other API accepts uploads from browsers. The per-file limit is tightened per
-  // request to the conversation's policy; these are the outer bounds (U-05).
-  await app.register(fastifyMultipart, {
-    limits: { fileSize: MAX_ATTACHMENT_BYTES_CEILING, files: 1, fields: 0, parts: 1, headerPairs: 50 },
-  });
   // JSON and multipart only: a text/plain body is a wrong content type (415), not a string to validate (V-06).
   app.removeContentTypeParser('text/plain');
   registerWidgetAuth(app);
@@ -57,6 +52,15 @@ export async function registerWidgetRoutes(app: FastifyInstance): Promise<void> 
   registerUnblockUserRoute(app);
   registerListBlocksRoute(app);
   registerSearchMessagesRoute(app);
-  registerUploadAttachmentRoute(app, media);
   registerGetAttachmentRoute(app);
+  // Multipart only for the upload route, in its own scope (after the auth hook, which it inherits): the plugin
+  // hooks every request of its scope (a close listener on request, a cleanup on response), and no other route
+  // takes a multipart body — a multipart body sent elsewhere is a wrong content type (415). The per-file limit
+  // is tightened per request to the conversation's policy; these are the outer bounds (U-05).
+  await app.register(async (uploads) => {
+    await uploads.register(fastifyMultipart, {
+      limits: { fileSize: MAX_ATTACHMENT_BYTES_CEILING, files: 1, fields: 0, parts: 1, headerPairs: 50 },
+    });
+    registerUploadAttachmentRoute(uploads, media);
+  });
 }
