@@ -39,8 +39,7 @@ export function loggerOptions(level: string): NonNullable<FastifyServerOptions['
 }
 
 type LogMethod = (...args: unknown[]) => void;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
+type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 /**
  * Fastify makes a child logger for every request (its request id as a binding). With redaction configured,
