@@ -9,6 +9,9 @@ import { callAs, useTenantStack } from './helpers.ts';
  * The send path writes a message's webhook outbox row only when its workspace has an enabled webhook
  * endpoint, decided in the same statement that stores the message — for a lone send and for a group-committed
  * batch alike. Without an endpoint there is nothing to deliver, so no relay, job or endpoint lookup follows.
+ * A batch leaves the payload out for a workspace its writer last saw without endpoint: the burst right after
+ * the endpoint is created is such a batch, and must still get its rows (the statement fails, each send is
+ * written alone with its payload).
  */
 describe.each(backends)('message outbox rows follow the workspace’s webhook endpoints (%s)', (backend) => {
   const ctx = useTenantStack(backend);

@@ -257,7 +257,7 @@ type StoredMessage = { message: MessageRow; reportId: string | null; json: Messa
  * The common send (a chat user's text, not flagged): its row, outbox entry and read marker go into the
  * database through the group-commit writer (SendWriter). The message id is generated here and the JSON is
  * built before the write; only seq comes from the database, and the outbox payload gets it with jsonb_set —
- * nothing written is read back.
+ * nothing written is read back. The webhook event is built only when the writer ships it (see SendWriter).
  */
 async function storeInOneStatement(
   db: Executor,
@@ -267,11 +267,16 @@ async function storeInOneStatement(
 ): Promise<StoredMessage> {
   const message: MessageRow = { ...draft, id: uuidv7(), seq: 0 };
   const json = toMessageJson(message, { senderUser, attachments: [], reactions: [] });
-  const webhookEvent = toWebhookEvent(
-    { type: 'message.created', workspaceId: draft.workspaceId, conversationId: draft.conversationId, message: json as unknown as Record<string, unknown> },
-    draft.createdAt,
-  );
-  const seq = await sendWriterFor(db).write({
+  // Called before the write resolves, so the event carries seq 0 (the statement sets it).
+  const payload = (): string => {
+    const event = toWebhookEvent(
+      { type: 'message.created', workspaceId: draft.workspaceId, conversationId: draft.conversationId, message: json as unknown as Record<string, unknown> },
+      draft.createdAt,
+    );
+    if (!event) throw new Error('message.created has no webhook event');
+    return JSON.stringify({ event });
+  };
+  const seq = await sendWriterFor(db).write(payload, {
     id: message.id,
     workspace_id: draft.workspaceId,
     conversation_id: draft.conversationId,
@@ -283,7 +288,6 @@ async function storeInOneStatement(
     client_id: draft.clientId,
     metadata: draft.metadata,
     created_at: draft.createdAt.toISOString(),
-    payload: webhookEvent ? { event: webhookEvent } : null,
   });
   message.seq = seq;
   json.seq = seq;
@@ -303,18 +307,20 @@ interface PendingRow {
   readonly client_id: string | null;
   readonly metadata: JsonObject;
   readonly created_at: string;
-  /** The outbox payload with seq still 0; null: no outbox row. */
-  readonly payload: { event: unknown } | null;
 }
 
 interface PendingWrite {
   readonly row: PendingRow;
+  /** The outbox payload (JSON text) with seq still 0. */
+  readonly payload: () => string;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
 
 /** Sends that arrive while a batch is being written wait for the next one; this many at most per statement. */
 const MAX_BATCH = 64;
+/** Workspaces remembered without endpoint per writer before the memo starts over (bounds its memory). */
+const MAX_MEMO = 10_000;
 
 /**
  * Group commit for the common send. One batch statement is in flight per database handle; sends that
@@ -327,16 +333,25 @@ const MAX_BATCH = 64;
  * alone, so one bad send never fails the others and each gets its own answer (F-14).
  * Batches lock their conversations in id order (see batchStatementFor), so batches of different processes
  * or nodes that share conversations wait for each other instead of deadlocking.
+ *
+ * The outbox row — and so the webhook payload — is needed only in workspaces with an enabled endpoint
+ * (hasEnabledEndpoint), most have none: a batch leaves the payload out for a workspace whose previous batch
+ * found no endpoint, which spares building, sending and parsing the event. The statement still decides
+ * against its own snapshot: a send without payload in a workspace that has an endpoint by now fails the
+ * statement (the outbox payload is NOT NULL), nothing of the batch is stored, and each send is written
+ * alone with its payload — the outbox stays exact, the memo only saves work.
  */
 class SendWriter {
   private readonly queue: PendingWrite[] = [];
   private writing = false;
+  /** Workspaces whose latest batch saw no enabled webhook endpoint (their sends go without payload). */
+  private readonly withoutEndpoint = new Set<string>();
 
   constructor(private readonly db: Executor) {}
 
-  write(row: PendingRow): Promise<number> {
+  write(payload: () => string, row: PendingRow): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
+      this.queue.push({ row, payload, resolve, reject });
       if (!this.writing) {
         this.writing = true;
         // Sends of the same tick (e.g. one request burst) join the first statement.
@@ -358,12 +373,21 @@ class SendWriter {
       let seqs: Map<string, number> | undefined;
       try {
         const rows = await batchStatementFor(this.db).execute({
-          batch: JSON.stringify(batch.map((p, ord) => ({ ...p.row, ord }))),
+          batch: JSON.stringify(
+            batch.map((p, ord) => (this.withoutEndpoint.has(p.row.workspace_id) ? { ...p.row, ord } : { ...p.row, ord, payload: p.payload() })),
+          ),
           topic: OUTBOX_TOPICS.webhookEvent,
         });
         seqs = new Map(rows.map((r) => [r.id, Number(r.seq)]));
+        if (this.withoutEndpoint.size > MAX_MEMO) this.withoutEndpoint.clear();
+        for (const r of rows) {
+          if (isTrue(r.endpoint)) this.withoutEndpoint.delete(r.workspace_id);
+          else this.withoutEndpoint.add(r.workspace_id);
+        }
       } catch {
-        // Nothing of the batch was stored: each send alone below gets its own outcome.
+        // Nothing of the batch was stored: each send alone below gets its own outcome. An endpoint may have
+        // appeared (a send without payload failed the statement): the next batches ship payloads again.
+        for (const p of batch) this.withoutEndpoint.delete(p.row.workspace_id);
       }
       if (seqs) {
         for (const p of batch) {
@@ -376,14 +400,14 @@ class SendWriter {
     }
     for (const p of batch) {
       try {
-        p.resolve(await this.writeOne(p.row));
+        p.resolve(await this.writeOne(p.row, p.payload));
       } catch (err) {
         p.reject(err);
       }
     }
   }
 
-  private async writeOne(row: PendingRow): Promise<number> {
+  private async writeOne(row: PendingRow, payload: () => string): Promise<number> {
     const rows = await insertStatementFor(this.db).execute({
       id: row.id,
       workspaceId: row.workspace_id,
@@ -396,9 +420,8 @@ class SendWriter {
       masked: row.masked === null ? null : JSON.stringify(row.masked),
       clientId: row.client_id,
       metadata: JSON.stringify(row.metadata),
-      writeOutbox: row.payload !== null,
       topic: OUTBOX_TOPICS.webhookEvent,
-      payload: JSON.stringify(row.payload ?? {}),
+      payload: payload(),
     });
     const seq = Number(rows[0]?.seq);
     if (!rows[0] || !Number.isInteger(seq) || seq < 1) throw notFound('Conversation');
@@ -434,21 +457,25 @@ function hasEnabledEndpoint(workspaceId: SQL): SQL {
   return sql`exists (select 1 from webhook_endpoints e where e.workspace_id = ${workspaceId} and e.disabled_at is null)`;
 }
 
-type BatchStatement = { execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string }[]> };
+type BatchStatement = {
+  execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string; workspace_id: string; endpoint: unknown }[]>;
+};
 const batchStatements = new WeakMap<Executor, BatchStatement>();
 
 /**
  * The batch as one statement: the sends arrive as one JSON array (one parameter, the same on both
  * drivers); each conversation's last_seq goes up by its number of sends, and its sends take the numbers
- * below the new value in arrival order (`ord`).
+ * below the new value in arrival order (`ord`). The array is json, not jsonb: it is only read once, row by
+ * row, and json is merely checked on input where jsonb is built into a tree; `payload` stays text and is
+ * parsed only for the rows that get an outbox row.
  */
 function batchStatementFor(db: Executor): BatchStatement {
   const cached = batchStatements.get(db);
   if (cached) return cached;
   const p = (name: string) => sql.placeholder(name);
-  const input = db.$with('input', {}).as(sql`select * from jsonb_to_recordset(${p('batch')}::jsonb) as t(
+  const input = db.$with('input', {}).as(sql`select * from json_to_recordset(${p('batch')}::json) as t(
       id uuid, workspace_id uuid, conversation_id uuid, sender_user_id uuid, type text, content text,
-      original_content text, masked jsonb, client_id text, metadata jsonb, created_at timestamptz, payload jsonb, ord int)`);
+      original_content text, masked jsonb, client_id text, metadata jsonb, created_at timestamptz, payload text, ord int)`);
   const counts = db.$with('counts', {}).as(sql`select workspace_id, conversation_id, count(*)::int as n, max(created_at) as last_at
       from input group by workspace_id, conversation_id`);
   // The batch's conversations are row-locked in id order before they are bumped. Every batch statement (in any
@@ -474,10 +501,11 @@ function batchStatementFor(db: Executor): BatchStatement {
       from numbered
       returning id`);
   // In seq order, so the relay (which goes by outbox id) hands out a conversation's webhooks in order. Only
-  // for workspaces with an enabled endpoint (see hasEnabledEndpoint).
+  // for workspaces with an enabled endpoint (see hasEnabledEndpoint); a row sent without payload there
+  // violates the outbox's NOT NULL payload and fails the statement (SendWriter retries with payloads).
   const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
-      select workspace_id, ${p('topic')}::text, jsonb_set(payload, '{event,data,message,seq}', to_jsonb(seq))
-      from numbered where payload is not null and ${hasEnabledEndpoint(sql`numbered.workspace_id`)}
+      select workspace_id, ${p('topic')}::text, jsonb_set(payload::jsonb, '{event,data,message,seq}', to_jsonb(seq))
+      from numbered where ${hasEnabledEndpoint(sql`numbered.workspace_id`)}
       order by conversation_id, seq
       returning id`);
   // Sending implies having read up to one's own message (unread counts exclude it).
@@ -488,7 +516,14 @@ function batchStatementFor(db: Executor): BatchStatement {
       returning 1`);
   const statement = db
     .with(input, counts, locked, bumped, numbered, inserted, outboxed, markedRead)
-    .select({ id: sql<string>`numbered.id`, seq: sql<number>`numbered.seq`, notified: outboxNotify })
+    .select({
+      id: sql<string>`numbered.id`,
+      seq: sql<number>`numbered.seq`,
+      workspace_id: sql<string>`numbered.workspace_id`,
+      // The same snapshot as outboxed: tells SendWriter whether the workspace's next sends need a payload.
+      endpoint: hasEnabledEndpoint(sql`numbered.workspace_id`),
+      notified: outboxNotify,
+    })
     .from(sql`numbered`)
     .prepare('send_message_insert_batch') as unknown as BatchStatement;
   batchStatements.set(db, statement);
@@ -522,7 +557,7 @@ function insertStatementFor(db: Executor): InsertStatement {
   const outboxed = db.$with('outboxed', {}).as(sql`insert into outbox (workspace_id, topic, payload)
       select ${p('workspaceId')}::uuid, ${p('topic')}::text,
         jsonb_set(${p('payload')}::jsonb, '{event,data,message,seq}', to_jsonb(inserted.seq))
-      from inserted where ${p('writeOutbox')}::boolean and ${hasEnabledEndpoint(sql`${p('workspaceId')}::uuid`)}
+      from inserted where ${hasEnabledEndpoint(sql`${p('workspaceId')}::uuid`)}
       returning id`);
   // Sending implies having read up to one's own message (unread counts exclude it).
   const markedRead = db.$with('marked_read', {}).as(sql`update participants
