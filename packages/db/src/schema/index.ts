@@ -227,7 +227,10 @@ export const conversations = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    index('conversations_workspace_idx').on(t.workspaceId, t.lastMessageAt),
+    // (workspace, id), not (workspace, last_message_at): it serves the newest-first listing (ORDER BY id
+    // DESC, UUIDv7) and keeps every column a send updates (last_seq, last_message_at, updated_at) out of the
+    // indexes, so the seq bump is a HOT update — no new index entries, no bloat on hot conversations.
+    index('conversations_workspace_idx').on(t.workspaceId, t.id),
     index('conversations_subject_idx').on(t.workspaceId, t.subject),
   ],
 );
