@@ -37,7 +37,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import WebSocket from 'ws';
 import { schema, type Database } from '@reusable-chat/db';
@@ -229,6 +229,35 @@ export async function liftMessageLimits(db: Database, tenant: BenchTenant): Prom
   await db.update(schema.conversations).set({ widgetConfigId: config!.id }).where(eq(schema.conversations.workspaceId, tenant.workspaceId));
 }
 
+/** Earlier messages per bench conversation, written before the server starts (see seedHistory). */
+const HISTORY_PER_CONVERSATION = 200;
+
+/**
+ * Every bench conversation gets HISTORY_PER_CONVERSATION earlier messages (alternating between its two
+ * participants), then the database is analysed, as a live tenant's database is. Measuring on empty tables
+ * measures a planner lottery instead: PostgreSQL caches the send's group read as a generic plan after five
+ * runs, and planned while `messages` is one page, its client_id probe may pick the (conversation, seq) index
+ * by tree height and scan the whole conversation on every send until autovacuum re-analyses (seen: 280 instead
+ * of 54 µs of PostgreSQL CPU per message).
+ */
+async function seedHistory(db: Database, tenant: BenchTenant): Promise<void> {
+  await db.execute(sql`insert into messages (id, workspace_id, conversation_id, seq, sender_type, sender_user_id, type, content, client_id, created_at)
+    select gen_random_uuid(), c.workspace_id, c.id, s, 'user', (p.ids)[1 + s % 2], 'text', 'earlier message ' || s, 'seed-' || s,
+      now() - interval '1 day' + s * interval '1 second'
+    from conversations c
+    cross join lateral (select array_agg(chat_user_id order by chat_user_id) as ids from participants where conversation_id = c.id) p
+    cross join generate_series(1, ${HISTORY_PER_CONVERSATION}) s
+    where c.workspace_id = ${tenant.workspaceId}`);
+  await db.execute(sql`update conversations set last_seq = ${HISTORY_PER_CONVERSATION}, last_message_at = now() where workspace_id = ${tenant.workspaceId}`);
+  await db.execute(sql`analyze`);
+}
+
+/** The `posts` tenant: message limits lifted and a history in every conversation. */
+async function preparePostsTenant(db: Database, tenant: BenchTenant): Promise<void> {
+  await liftMessageLimits(db, tenant);
+  await seedHistory(db, tenant);
+}
+
 interface WidgetHarness {
   readonly stack: BenchStack;
   /**
@@ -288,7 +317,7 @@ async function startWidgetHarness(kind: 'pglite' | 'postgres', postgresUrl: stri
   // BENCH_SERVER_NODE_OPTIONS, e.g. `--import /tmp/profile.mjs` starting the inspector's profiler (--cpu-prof
   // itself is refused in NODE_OPTIONS): where does a send's CPU go?
   const profile: Record<string, string> = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
-  const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS, profile, liftMessageLimits);
+  const stack = await startBenchStack(kind, postgresUrl, CONVERSATIONS, profile, preparePostsTenant);
   const sockets: WebSocket[] = [];
   // Setup (sessions, channel authorisation) on node:http: a few dozen requests, off the measured path.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -637,7 +666,7 @@ function processCpuMs(pid: number): number {
 async function measureConsumerApi(
   postgresUrl: string,
 ): Promise<{ rate: { perSecond: number; p50Ms: number; p99Ms: number; ok: number; failed: number }; pgbench: PgbenchPair }> {
-  const stack = await startBenchStack('postgres', postgresUrl, CONVERSATIONS);
+  const stack = await startBenchStack('postgres', postgresUrl, CONVERSATIONS, {}, seedHistory);
   try {
     const { server, tenant } = stack;
     let n = 0;
