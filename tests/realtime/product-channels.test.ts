@@ -9,6 +9,7 @@ import { verifyChannelAuth } from '@reusable-chat/protocol';
 import { schema } from '@reusable-chat/db';
 import { authorizeAgentChannel } from '../../apps/server/src/realtime/authorize-channel.ts';
 import { channelDeliveriesFor } from '../../apps/server/src/realtime/fan-out.ts';
+import { messageJsonSchema as widgetMessageJsonSchema } from '../../apps/server/src/http/widget/shared/widget.schema.ts';
 import {
   APP,
   byEvent,
@@ -172,6 +173,27 @@ describe.each(backends)('product channels (%s)', (backend) => {
     expect(message.content).toBe('hello alice');
     expect(message.seq).toBeGreaterThan(0);
     expect(JSON.stringify(message)).not.toContain('original_content');
+  });
+
+  it('answers a widget send with exactly the JSON text its realtime frame carries, in the schema’s shape and order', async () => {
+    const listener = await raw();
+    const channel = `private-conversation.${conversationA}`;
+    await rawSubscribe(listener, node.sdk, channel);
+    const sent = await node.app.inject({
+      method: 'POST',
+      url: `/api/widget/conversations/${conversationA}/messages`,
+      headers: { authorization: `Bearer ${alice.token}` },
+      payload: { content: 'write me at alice@example.com', client_id: `same-bytes-${uuid()}` },
+    });
+    expect(sent.statusCode).toBe(201);
+    expect(sent.headers['content-type']).toBe('application/json; charset=utf-8');
+    const frame = await listener.waitFor((f) => byEvent('message.created', channel)(f) && String(f.data).includes(decode<{ id: string }>({ event: '', data: sent.body }).id));
+    expect(frame.data).toBe(sent.body);
+    // The response schema still describes the answer: parsing it changes nothing, not even the key order.
+    const parsed = widgetMessageJsonSchema.parse(JSON.parse(sent.body));
+    expect(JSON.stringify(parsed)).toBe(sent.body);
+    expect(parsed.masked).not.toBeNull();
+    expect(sent.body).not.toContain('alice@example.com');
   });
 
   it('does not deliver a blocked sender’s messages to the blocker’s signed-in sockets (SPEC §6)', async () => {

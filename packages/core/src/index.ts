@@ -16,6 +16,7 @@ export * from './attachments/attachment-policy.ts';
 export * from './attachments/upload-attachment.ts';
 export * from './users/user-json.ts';
 export * from './shared/cursor.ts';
+export * from './shared/json-text.ts';
 export * from './users/upsert-user.ts';
 export * from './users/erase-user.ts';
 export * from './users/export-user.ts';

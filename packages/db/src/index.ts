@@ -1,3 +1,4 @@
 export * from './client.ts';
 export * as schema from './schema/index.ts';
 export type { Json, JsonObject, MaskedInfo } from './schema/index.ts';
+export * from './flat-select.ts';

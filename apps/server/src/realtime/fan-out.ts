@@ -30,7 +30,9 @@ export function channelDeliveriesFor(event: DomainEvent): ChannelDelivery[] {
       const exclude = event.type === 'message.created' && event.excludeSocketId ? { excludeSocketId: event.excludeSocketId } : {};
       const isInternal = event.message.is_internal === true || event.message.isInternal === true;
       if (isInternal) return [{ event: event.type, channels: [workspace], data: event.message, ...exclude }];
-      const { original_content: _hidden, ...participantView } = event.message;
+      // Participants never see the pre-policy text; a message JSON without it goes out as it is (the same
+      // object, so its settled JSON text is reused: settleJson).
+      const participantView = 'original_content' in event.message ? withoutOriginal(event.message) : event.message;
       const hidden =
         event.type === 'message.created' && event.hiddenFromUserIds?.length ? { excludeUserIds: event.hiddenFromUserIds } : {};
       return [
@@ -129,4 +131,9 @@ export function registerDomainEventFanOut(events: DomainEventBus, publisher: Rea
       log.error({ err, type: event.type }, 'realtime fan-out failed');
     }
   });
+}
+
+function withoutOriginal(message: Record<string, unknown>): Record<string, unknown> {
+  const { original_content: _hidden, ...participantView } = message;
+  return participantView;
 }

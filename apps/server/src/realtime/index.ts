@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ChannelStateStore, RealtimeEvent, RealtimePublisher } from '@reusable-chat/core/ports';
 import { MemoryChannelState } from '@reusable-chat/drivers';
+import { jsonTextOf } from '@reusable-chat/core';
 import type { Metrics } from '../metrics.ts';
 import { registerBroadcastingAuthRoutes } from './broadcasting-auth.route.ts';
 import { registerDomainEventFanOut } from './fan-out.ts';
@@ -50,7 +51,7 @@ export async function registerRealtime(app: FastifyInstance, metrics: Metrics): 
       await server.publish({
         channels: event.channels,
         event: event.event,
-        data: typeof event.data === 'string' ? event.data : JSON.stringify(event.data),
+        data: typeof event.data === 'string' ? event.data : jsonTextOf(event.data),
         ...(event.excludeSocketId ? { excludeSocketId: event.excludeSocketId } : {}),
         ...(event.excludeUserIds?.length ? { excludeUserIds: event.excludeUserIds } : {}),
       });

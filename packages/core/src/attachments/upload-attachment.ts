@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -73,11 +73,14 @@ export async function uploadAttachment(params: {
   }
   await mkdir(params.tmpDir, { recursive: true });
   const tmpFile = path.join(params.tmpDir, `upload-${uuidv7()}`);
+  // Created before the stream starts: a write stream opens its file lazily, so a stream cut off at once (an
+  // over-size upload) could create the file after the cleanup below had already run, and leave it behind.
+  const tmpHandle = await open(tmpFile, 'wx', 0o600);
   const stored: string[] = [];
   try {
     const limiter = byteLimit(policy.maxSizeBytes);
     try {
-      await pipeline(params.file, limiter, createWriteStream(tmpFile, { mode: 0o600 }));
+      await pipeline(params.file, limiter, tmpHandle.createWriteStream());
     } catch (err) {
       params.file.resume(); // drain what is left so the connection can answer
       if (err instanceof AppError) throw err;

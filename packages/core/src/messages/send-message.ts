@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
+import { flatTable, schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
 import { OUTBOX_NOTIFY_CHANNEL, OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
@@ -17,6 +17,8 @@ import {
   type MessagePolicyResult,
   type MessageSender,
 } from './message-policy-hook.ts';
+import { deepFreeze } from '../shared/deep-freeze.ts';
+import { settleJson } from '../shared/json-text.ts';
 
 export interface SendMessageResult {
   readonly message: MessageRow;
@@ -227,7 +229,8 @@ export async function sendMessage(params: {
     throw err;
   }
 
-  const json = stored.json ?? (await serializeOne(db, workspaceId, stored.message, params.serializeAttachment));
+  // Finished: serialised once for the answer and every realtime frame (settleJson).
+  const json = settleJson(stored.json ?? (await serializeOne(db, workspaceId, stored.message, params.serializeAttachment)));
   // Users who blocked the sender get the message neither in listings (filtered there) nor on open sockets.
   const blockerIds = sending && !stored.message.isInternal ? sending.blockerIds : [];
   if (!stored.message.isInternal) {
@@ -699,7 +702,7 @@ async function loadSendContext(
     if (p.nonParticipant === 'not_found') throw notFound('Conversation');
     throw new AppError('forbidden', 'The user is not a participant of this conversation.');
   }
-  const policies = parseJson(row.policies);
+  const policies = row.policies;
   // A retry of a stored send (rare): its row is read only then.
   const existing =
     row.existingId && p.clientId !== null ? await findByClientId(db, p.conversationId, { type: 'user', chatUserId: row.user.id }, p.clientId) : null;
@@ -712,7 +715,6 @@ async function loadSendContext(
 }
 
 interface ContextRow {
-  ord: number;
   conversation: ConversationRow;
   user: ChatUser | null;
   participantRole: string | null;
@@ -742,7 +744,8 @@ interface PendingRead {
   reject(err: unknown): void;
 }
 
-type ContextStatement = { execute(values: Record<string, unknown>): Promise<ContextRow[]> };
+/** The context read as raw rows (`all()`): decoded by the driver, mapped by contextConversation/contextUser. */
+type ContextStatement = { all(values: Record<string, unknown>): Promise<Record<string, unknown>[]> };
 
 /**
  * Group reads, like SendWriter: the sends that arrive while one context read is running are looked up
@@ -796,8 +799,25 @@ class ContextReader {
 
   private async execute(keys: ContextKey[]): Promise<Map<number, ContextRow>> {
     this.statement ??= contextStatementFor(this.db);
-    const rows = await this.statement.execute({ batch: JSON.stringify(keys.map((k, ord) => ({ ...k, ord }))) });
-    return new Map(rows.map((r) => [Number(r.ord), r]));
+    const rows = await this.statement.all({ batch: JSON.stringify(keys.map((k, ord) => ({ ...k, ord }))) });
+    const byOrd = new Map<number, ContextRow>();
+    for (const raw of rows) {
+      const conversation = contextConversation.read(raw);
+      // The inner join: a row always has its conversation.
+      if (!conversation) continue;
+      byOrd.set(Number(raw.ord), {
+        conversation,
+        user: contextUser.read(raw),
+        participantRole: (raw.participant_role as string | null | undefined) ?? null,
+        banned: raw.banned,
+        blockers: raw.blockers,
+        ownConfig: raw.own_config,
+        policies: policiesFromText(raw.policies),
+        existingId: (raw.existing_id as string | null | undefined) ?? null,
+        sessionUsable: raw.session_usable,
+      });
+    }
+    return byOrd;
   }
 }
 
@@ -811,6 +831,30 @@ function contextReaderFor(db: Executor): ContextReader {
   }
   return reader;
 }
+
+/** The conversation's and the sender's columns in the context read (see flatTable). */
+const contextConversation = flatTable(schema.conversations, 'c');
+const contextUser = flatTable(schema.chatUsers, 'u');
+
+/** Parsed widget policies by their JSON text; a deployment has few distinct ones. Bounded like parsePolicies'. */
+const policiesByText = new Map<string, unknown>();
+const MAX_POLICY_TEXTS = 512;
+
+/**
+ * The configuration's policies from the read's text. The same text yields the same frozen object, so
+ * parsePolicies finds it in its cache by identity instead of re-keying it by content on every send.
+ */
+function policiesFromText(value: unknown): unknown {
+  if (typeof value !== 'string') return value ?? null;
+  let parsed = policiesByText.get(value);
+  if (parsed === undefined) {
+    parsed = deepFreeze(parseJson(value));
+    if (policiesByText.size >= MAX_POLICY_TEXTS) policiesByText.clear();
+    policiesByText.set(value, parsed);
+  }
+  return parsed;
+}
+
 
 /**
  * The lookup for a batch of sends: their keys arrive as one JSON array (`input`, one row per send, `ord`
@@ -826,28 +870,29 @@ function contextStatementFor(db: Executor): ContextStatement {
   const now = sql`input.now`;
   return db
     .select({
-      ord: sql<number>`input.ord`,
-      conversation: c,
-      user: u,
-      participantRole: pt.role,
+      ord: sql<number>`input.ord`.as('ord'),
+      ...contextConversation.selection,
+      ...contextUser.selection,
+      participant_role: sql<string | null>`${pt.role}`.as('participant_role'),
       banned: sql<unknown>`exists (select 1 from ${schema.bans} where ${schema.bans.workspaceId} = ${c.workspaceId}
         and ${schema.bans.chatUserId} = ${u.id} and ${schema.bans.liftedAt} is null
-        and (${schema.bans.expiresAt} is null or ${schema.bans.expiresAt} > ${now}))`,
+        and (${schema.bans.expiresAt} is null or ${schema.bans.expiresAt} > ${now}))`.as('banned'),
       blockers: sql<unknown>`(select coalesce(json_agg(${schema.blocks.blockerUserId}), '[]'::json) from ${schema.blocks}
-        where ${schema.blocks.workspaceId} = ${c.workspaceId} and ${schema.blocks.blockedUserId} = ${u.id})`,
-      ownConfig: sql<unknown>`(${c.widgetConfigId} is not null)`,
+        where ${schema.blocks.workspaceId} = ${c.workspaceId} and ${schema.blocks.blockedUserId} = ${u.id})`.as('blockers'),
+      own_config: sql<unknown>`(${c.widgetConfigId} is not null)`.as('own_config'),
       // Configurations seeded together share created_at; their UUIDv7 ids keep the seeding order.
-      policies: sql<unknown>`case when ${c.widgetConfigId} is not null
+      // As text: the few distinct configurations are parsed once each (policiesFromText), not per send.
+      policies: sql<string | null>`(case when ${c.widgetConfigId} is not null
         then (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} and ${wc.id} = ${c.widgetConfigId} limit 1)
-        else (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} order by ${wc.createdAt} asc, ${wc.id} asc limit 1) end`,
+        else (select ${wc.policies} from ${wc} where ${wc.workspaceId} = ${c.workspaceId} order by ${wc.createdAt} asc, ${wc.id} asc limit 1) end)::text`.as('policies'),
       // A correlated probe, not a join: its keys are parameters of the subquery, so the unique index
       // (conversation, sender_type, sender, client_id) is matched in full whatever the planner's statistics
       // say (as a join, stale statistics on a young table made it scan the conversation's messages).
-      existingId: sql<string | null>`(select ${m.id} from ${m} where ${m.conversationId} = ${c.id} and ${m.senderType} = 'user'
-        and ${m.senderUserId} = input.user_id and ${m.clientId} = input.client_id limit 1)`,
+      existing_id: sql<string | null>`(select ${m.id} from ${m} where ${m.conversationId} = ${c.id} and ${m.senderType} = 'user'
+        and ${m.senderUserId} = input.user_id and ${m.clientId} = input.client_id limit 1)`.as('existing_id'),
       sessionUsable: sql<unknown>`(select s.revoked_at is null and s.expires_at > ${now} and w.status = 'active' and s.chat_user_id = ${u.id}
         from ${schema.widgetSessions} s join ${schema.workspaces} w on w.id = s.workspace_id
-        where s.id = input.session_id and s.workspace_id = ${c.workspaceId})`,
+        where s.id = input.session_id and s.workspace_id = ${c.workspaceId})`.as('session_usable'),
     })
     .from(
       // The sender by id, or by external_id (consumer API) resolved here, so the user, participant and

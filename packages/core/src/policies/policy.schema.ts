@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTACT_KINDS, DEFAULT_MIN_PHONE_DIGITS } from './contact-info.ts';
+import { deepFreeze } from '../shared/deep-freeze.ts';
 
 /**
  * The `policies` JSON of a widget configuration (SPEC §6, stored in widget_configs.policies). Every key is
@@ -155,13 +156,6 @@ const MAX_CACHED_POLICY_SETS = 512;
 const parsedByContent = new Map<string, Policies>();
 const parsedByObject = new WeakMap<object, Policies>();
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 function parseStoredPolicies(json: Record<string, unknown>): Policies {
   const input = upgradeLegacyKeys(json);

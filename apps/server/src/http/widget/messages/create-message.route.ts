@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, assertOwnPendingUploads, sendMessage } from '@reusable-chat/core';
+import { AppError, assertOwnPendingUploads, jsonTextOf, sendMessage } from '@reusable-chat/core';
 import { forgetWidgetAuth, widgetOf } from '../../plugins/widget-auth.ts';
 import { attachmentSerializer, policiesOf } from '../shared/route-context.ts';
 import { clientIdSchema, contentSchema, conversationParams, idParamSchema, messageJsonSchema } from '../shared/widget.schema.ts';
@@ -77,7 +77,12 @@ export function registerCreateMessageRoute(app: FastifyInstance): void {
         if (err instanceof AppError && (err.code === 'session_expired' || err.code === 'user_banned')) forgetWidgetAuth(request);
         throw err;
       });
-      return reply.code(result.created ? 201 : 200).send(result.json as never);
+      // The message's JSON text, already made for its realtime frames (toMessageJson writes the schema's key
+      // order; the schema still documents the answer).
+      return reply
+        .code(result.created ? 201 : 200)
+        .type('application/json; charset=utf-8')
+        .send(jsonTextOf(result.json) as never);
     },
   });
 }
