@@ -153,4 +153,47 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
     expect(byMessage.get(8)!.edited_at).toBe('2026-03-05T01:02:03.456Z');
     expect(byMessage.get(9)!.sender).toEqual({ type: 'agent', id: null });
   });
+  it('finds attachments and reactions through the flags the database keeps, however they were written', async () => {
+    const db = ctx.stack.db;
+    const workspaceId = ctx.tenant.workspaceId;
+    const flags = async (id: string) =>
+      (await db.select({ a: schema.messages.hasAttachments, r: schema.messages.hasReactions }).from(schema.messages).where(eq(schema.messages.id, id)))[0];
+    const [conversation] = await db.insert(schema.conversations).values({ workspaceId, type: 'group', name: 'flags' }).returning();
+    const [user] = await db.insert(schema.chatUsers).values({ workspaceId, externalId: `flags-${backend}` , name: 'F' }).returning();
+    const [message] = await db
+      .insert(schema.messages)
+      .values({ workspaceId, conversationId: conversation!.id, seq: 1, senderType: 'user', senderUserId: user!.id, content: 'x' })
+      .returning();
+    await db.update(schema.conversations).set({ lastSeq: 1 }).where(eq(schema.conversations.id, conversation!.id));
+    expect(await flags(message!.id)).toEqual({ a: false, r: false });
+    const page = async () => (await ctx.call('GET', `/api/v1/conversations/${conversation!.id}/messages`)).json().data[0];
+
+    // An upload is stored first and linked to its message later (an UPDATE of message_id).
+    const [upload] = await db
+      .insert(schema.attachments)
+      .values({
+        workspaceId,
+        conversationId: conversation!.id,
+        uploaderUserId: user!.id,
+        storageKey: `workspaces/${workspaceId}/attachments/${crypto.randomUUID()}.pdf`,
+        contentType: 'application/pdf',
+        extension: 'pdf',
+        sizeBytes: 10,
+        originalName: 'a.pdf',
+      })
+      .returning();
+    expect(await flags(message!.id)).toEqual({ a: false, r: false });
+    await db.update(schema.attachments).set({ messageId: message!.id }).where(eq(schema.attachments.id, upload!.id));
+    expect(await flags(message!.id)).toEqual({ a: true, r: false });
+    expect((await page()).attachments.map((a: { id: string }) => a.id)).toEqual([upload!.id]);
+
+    await db.insert(schema.reactions).values({ messageId: message!.id, workspaceId, chatUserId: user!.id, emoji: '👍' });
+    expect(await flags(message!.id)).toEqual({ a: true, r: true });
+    expect((await page()).reactions).toEqual([{ emoji: '👍', count: 1, user_ids: [user!.id] }]);
+
+    // Removing the last reaction leaves the flag set (it only saves lookups): the page still reads the truth.
+    await db.delete(schema.reactions).where(eq(schema.reactions.messageId, message!.id));
+    expect(await flags(message!.id)).toEqual({ a: true, r: true });
+    expect((await page()).reactions).toEqual([]);
+  });
 });

@@ -1,8 +1,11 @@
 import type { MaskedInfo, schema } from '@reusable-chat/db';
 import type { ChatUser } from '../users/user-json.ts';
 
-/** A stored message as the API needs it (the generated search vector is never read back). */
-export type MessageRow = Omit<typeof schema.messages.$inferSelect, 'searchVector'>;
+/**
+ * A stored message as the API needs it: not the generated search vector (never read back) nor the history
+ * page's read hints (has_attachments, has_reactions: kept by the database's triggers).
+ */
+export type MessageRow = Omit<typeof schema.messages.$inferSelect, 'searchVector' | 'hasAttachments' | 'hasReactions'>;
 export type StoredAttachmentRow = typeof schema.attachments.$inferSelect;
 /** The columns of a message its JSON is made of (a page read selects only these). */
 export type MessageJsonSource = Pick<

@@ -291,6 +291,14 @@ export const messages = pgTable(
     editedAt: ts('edited_at'),
     deletedAt: ts('deleted_at'),
     searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple', content)`),
+    /**
+     * Read hints for the history page: set by triggers (migration 0005) when an attachment is linked to the
+     * message or a reaction added, so a page looks up attachments and reactions only for the messages that
+     * ever had one. Never cleared (a message whose reactions were all removed only costs the lookup again);
+     * never false while a row exists, whatever path wrote it. Not part of the message's API shape.
+     */
+    hasAttachments: boolean('has_attachments').notNull().default(false),
+    hasReactions: boolean('has_reactions').notNull().default(false),
   },
   (t) => [
     index('messages_search_idx').using('gin', t.searchVector),
