@@ -64,12 +64,10 @@ export function resolveMigrationsDir(): string {
  * built with `.prepare(name)`. postgres.js then sends an unnamed Parse+Describe, waits for the answer and only
  * then Bind+Execute: two network round trips per statement. With `prepare: true` each connection prepares a
  * statement text once and every later execution is one round trip (postgres.js' own default). Transactions
- * and savepoints hand Drizzle a new client, so those are wrapped too. Opt-in (DATABASE_PREPARED_STATEMENTS=true):
- * a transaction-mode pooler without prepared-statement support (pgbouncer before 1.21, or without
- * max_prepared_statements) fails on named statements, so the default keeps working behind one. The history page
- * no longer depends on it (its statement has no parameters: one round trip either way, `npm run bench -- history`
- * measures both); with the page statement still parameterised it measured p50 4.1–8.5 ms against 5.0–9.3 ms and
- * 1.7–1.9 ms against 2.0–2.1 ms server CPU per page (three alternating runs, same box).
+ * and savepoints hand Drizzle a new client, so those are wrapped too. Opt-in (DATABASE_PREPARED_STATEMENTS=true)
+ * for the statements that are not prepared anyway: the hot ones always are — the send path's group statements
+ * (Drizzle `.prepare(name)`) and the history page (preparedRows) — so a transaction-mode pooler in front of
+ * PostgreSQL must support prepared statements (pgbouncer ≥ 1.21 with max_prepared_statements) in any case.
  */
 function preparingStatements<T extends postgres.Sql>(sql: T): T {
   return new Proxy(sql, {
@@ -77,7 +75,7 @@ function preparingStatements<T extends postgres.Sql>(sql: T): T {
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop === 'unsafe') {
         // A statement without parameters is already one round trip unprepared, and is often built with
-        // literals (the history page), so preparing it would only pile up statements on the connection.
+        // literals, so preparing it would only pile up statements on the connection.
         return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
           target.unsafe(query, params as never, { ...options, prepare: (params?.length ?? 0) > 0 });
       }
