@@ -1,15 +1,14 @@
-import { deepFreeze } from './deep-freeze.ts';
-
 /** JSON text of values that no longer change, by identity (see settleJson). */
 const settledTexts = new WeakMap<object, string>();
 
 /**
- * Freezes a finished value (a sent message's JSON) and serialises it once: its HTTP answer and its realtime
- * frames all write this same text instead of each serialising the object again. Frozen, so a late change
- * throws instead of leaving the text stale.
+ * Serialises a finished value (a sent message's JSON) once: its HTTP answer and its realtime frames all write
+ * this same text instead of each serialising the object again. The caller must not change the value
+ * afterwards (the text would go stale); it is not frozen, because freezing a message's objects cost more
+ * than the serialisation it saves (≈ 1 % of the send path's CPU).
  */
 export function settleJson<T extends object>(value: T): T {
-  if (!settledTexts.has(value)) settledTexts.set(deepFreeze(value), JSON.stringify(value));
+  if (!settledTexts.has(value)) settledTexts.set(value, JSON.stringify(value));
   return value;
 }
 

