@@ -23,7 +23,9 @@ export const envSchema = z.object({
   DATABASE_URL: optionalUrl,
   DATABASE_PREPARED_STATEMENTS: bool
     .default(false)
-    .describe('Use named prepared statements on PostgreSQL (one round trip per query); off until measured on a quiet machine, see BENCHMARKS.md'),
+    .describe(
+      'Prepare every parameterised statement on PostgreSQL (one round trip per query). The hot statements (sending a message, the history page) are prepared whatever this says, so a pooler in transaction mode must support prepared statements (pgbouncer ≥ 1.21 with `max_prepared_statements`); see BENCHMARKS.md',
+    ),
   REDIS_URL: optionalUrl,
   REDIS_HOST: optionalString,
   REDIS_PORT: port.optional(),
