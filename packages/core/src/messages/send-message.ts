@@ -375,7 +375,7 @@ class SendWriter {
     if (batch.length > 1) {
       let seqs: Map<string, number> | undefined;
       try {
-        const rows = await batchStatementFor(this.db).execute({
+        const rows = await batchStatementFor(this.db).all({
           batch: JSON.stringify(
             batch.map((p, ord) => (this.withoutEndpoint.has(p.row.workspace_id) ? { ...p.row, ord } : { ...p.row, ord, payload: p.payload() })),
           ),
@@ -460,8 +460,9 @@ function hasEnabledEndpoint(workspaceId: SQL): SQL {
   return sql`exists (select 1 from webhook_endpoints e where e.workspace_id = ${workspaceId} and e.disabled_at is null)`;
 }
 
+/** Raw rows (`all()`): four plain columns, nothing for Drizzle's row mapping to do. */
 type BatchStatement = {
-  execute(values: Record<string, unknown>): Promise<{ id: string; seq: number | string; workspace_id: string; endpoint: unknown }[]>;
+  all(values: Record<string, unknown>): Promise<{ id: string; seq: number | string; workspace_id: string; endpoint: unknown }[]>;
 };
 const batchStatements = new WeakMap<Executor, BatchStatement>();
 
@@ -520,12 +521,12 @@ function batchStatementFor(db: Executor): BatchStatement {
   const statement = db
     .with(input, counts, locked, bumped, numbered, inserted, outboxed, markedRead)
     .select({
-      id: sql<string>`numbered.id`,
-      seq: sql<number>`numbered.seq`,
-      workspace_id: sql<string>`numbered.workspace_id`,
+      id: sql<string>`numbered.id`.as('id'),
+      seq: sql<number>`numbered.seq`.as('seq'),
+      workspace_id: sql<string>`numbered.workspace_id`.as('workspace_id'),
       // The same snapshot as outboxed: tells SendWriter whether the workspace's next sends need a payload.
-      endpoint: hasEnabledEndpoint(sql`numbered.workspace_id`),
-      notified: outboxNotify,
+      endpoint: sql<unknown>`${hasEnabledEndpoint(sql`numbered.workspace_id`)}`.as('endpoint'),
+      notified: sql<unknown>`${outboxNotify}`.as('notified'),
     })
     .from(sql`numbered`)
     .prepare('send_message_insert_batch') as unknown as BatchStatement;
