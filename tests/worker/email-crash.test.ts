@@ -9,6 +9,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '@reusable-chat/db';
 import { createTenant, startStack, TEST_DATABASE_URL, TEST_REDIS_URL, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { deleteRedisPrefix } from '../conformance/support.ts';
 import { waitFor } from './receiver.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -120,6 +121,8 @@ describe.each(TEST_DATABASE_URL ? (['memory', ...(TEST_REDIS_URL ? (['bullmq'] a
       await stack?.close();
       await new Promise<void>((resolve) => smtp?.close(() => resolve()));
       rmSync(dataDir, { recursive: true, force: true });
+      // BullMQ's keys have no expiry: a run that left them would grow the shared Redis by every run.
+      await deleteRedisPrefix(prefix);
     });
 
     const api = (method: 'POST', url: string, payload: unknown) =>

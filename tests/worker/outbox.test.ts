@@ -19,6 +19,7 @@ import {
 import { createDatabase, schema, type DatabaseHandle } from '@reusable-chat/db';
 import { BullmqJobQueue, MemoryJobQueue } from '@reusable-chat/drivers';
 import { backends, createTenant, startStack, TEST_DATABASE_URL, TEST_REDIS_URL, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { deleteRedisPrefix } from '../conformance/support.ts';
 import { composeDeps } from '../../apps/server/src/compose.ts';
 import { createRedisConnection } from '../../apps/server/src/redis-connection.ts';
 import { startWorker, type RunningWorker } from '../../apps/server/src/worker/index.ts';
@@ -244,6 +245,7 @@ describe.each(backends)('nothing lost when the worker process dies (%s)', (backe
 
 /** The production queue: BullMQ on the test Redis, the same flow end to end (runs when TEST_REDIS_URL is set). */
 describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (backend) => {
+  const redisPrefix = `rc-test-${process.pid}-${backend}-${Date.now()}:`;
   let stack: TestStack;
   let receiver: Receiver;
   let worker: RunningWorker;
@@ -252,7 +254,7 @@ describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (back
     receiver = await startReceiver();
     stack = await startStack({
       backend,
-      env: { WEBHOOKS_ALLOW_PRIVATE: 'true', REDIS_URL: TEST_REDIS_URL!, REDIS_PREFIX: `rc-test-${process.pid}-${backend}-${Date.now()}:` },
+      env: { WEBHOOKS_ALLOW_PRIVATE: 'true', REDIS_URL: TEST_REDIS_URL!, REDIS_PREFIX: redisPrefix },
     });
     worker = await startWorker(stack.deps, {
       logger: silent,
@@ -270,6 +272,8 @@ describe.each(TEST_REDIS_URL ? backends : [])('webhooks over BullMQ (%s)', (back
     await stack?.close();
     await (stack?.deps as { dispose?: () => Promise<void> } | undefined)?.dispose?.();
     await receiver?.close();
+    // BullMQ's keys have no expiry: a run that left them would grow the shared Redis by every run.
+    await deleteRedisPrefix(redisPrefix);
   });
 
   it('retries a failing receiver with the same webhook-id and delivers once, signed', async () => {

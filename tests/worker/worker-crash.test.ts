@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhookEndpoint } from '@reusable-chat/core';
 import { schema } from '@reusable-chat/db';
 import { createTenant, startStack, TEST_DATABASE_URL, TEST_REDIS_URL, type Tenant, type TestStack } from '@reusable-chat/testing';
+import { deleteRedisPrefix } from '../conformance/support.ts';
 import { startReceiver, waitFor, type Receiver } from './receiver.ts';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
@@ -82,6 +83,8 @@ describe.each(TEST_DATABASE_URL && TEST_REDIS_URL ? (['postgres'] as const) : []
     await (stack?.deps as { dispose?: () => Promise<void> } | undefined)?.dispose?.();
     await receiver?.close();
     rmSync(dataDir, { recursive: true, force: true });
+    // BullMQ's keys have no expiry: a run that left them would grow the shared Redis by every run.
+    await deleteRedisPrefix(prefix);
   });
 
   it('retries the attempt a killed worker left in flight, with the same webhook-id, and completes it once', async () => {
