@@ -77,3 +77,41 @@ export async function startServerChild(env: Record<string, string>, startTimeout
     },
   };
 }
+
+export interface SequentialClient {
+  /** `count` GET requests one after another on one keep-alive connection; their times in ms. Rejects on a non-200. */
+  run(url: string, pathName: string, headers: Record<string, string>, count: number): Promise<number[]>;
+  stop(): void;
+}
+
+/**
+ * Starts bench/lib/sequential-http-client.mjs: plain Node (no TypeScript loader inherited from this
+ * process), so its collector pauses stay short and out of the measured server latency.
+ */
+export async function startSequentialClient(): Promise<SequentialClient> {
+  const child = fork(path.join(here, 'sequential-http-client.mjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`sequential client exited with code ${code}`)));
+  });
+  let nextId = 0;
+  return {
+    run(url, pathName, headers, count) {
+      const id = nextId++;
+      return new Promise<number[]>((resolve, reject) => {
+        const onMessage = (m: { type: string; id: number; samples?: number[]; badStatus?: number; message?: string }) => {
+          if (m.id !== id) return;
+          child.off('message', onMessage);
+          if (m.type === 'error') reject(new Error(m.message));
+          else if (m.badStatus) reject(new Error(`${pathName} answered ${m.badStatus}`));
+          else resolve(m.samples ?? []);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'run', id, url, path: pathName, headers, count });
+      });
+    },
+    stop() {
+      if (child.exitCode === null) child.send({ type: 'stop' });
+    },
+  };
+}

@@ -8,13 +8,12 @@
  * and the HTTP/core layers once more with DATABASE_PREPARED_STATEMENTS=true, in the same run.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { createBenchTenant } from '../lib/fixtures.ts';
 import { createMigratedDatabase } from '../lib/postgres.ts';
-import { startServerChild, type ServerChild } from '../lib/process.ts';
+import { startSequentialClient, startServerChild, type SequentialClient, type ServerChild } from '../lib/process.ts';
 import { ratioOf, type BenchRow } from '../lib/report.ts';
 import { round, summarize } from '../lib/stats.ts';
 import { BENCH_APP_SECRET } from '../lib/bench-stack.ts';
@@ -46,6 +45,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rc-bench-history-'));
   const servers: ServerChild[] = [];
   let monitor: postgres.Sql | undefined;
+  let client: SequentialClient | undefined;
   try {
     const tenant = await createBenchTenant(handle.db, { conversations: 1 });
     await handle.close();
@@ -100,9 +100,13 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     const rawSamples: number[] = [];
     for (let i = 0; i < WARMUP + ITERATIONS; i++) {
       const t0 = performance.now();
-      await sql`select * from messages
+      const page = await sql`select * from messages
         where workspace_id = ${tenant.workspaceId} and conversation_id = ${target.id} and is_internal = false
         order by seq desc limit ${PAGE + 1}`;
+      // Emptied once read, as the server's history path does (releaseRows in @reusable-chat/db): a postgres.js
+      // result that is awaited and then dropped kept its rows alive through young-generation collections,
+      // whose copying (4–6 ms pauses) then set this baseline's p99.
+      page.length = 0;
       if (i >= WARMUP) rawSamples.push(performance.now() - t0);
     }
     const raw = summarize(rawSamples);
@@ -141,27 +145,17 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     }
     const pagePath = `/api/v1/conversations/${target.id}/messages?limit=${PAGE}`;
     const headers = { 'x-api-key': tenant.apiKey };
-    // The timed requests go through node:http on one keep-alive connection per server: fetch (undici) costs
-    // the load generator several times more CPU and garbage per request, and its pauses land inside the timed
-    // window of a sequential loop — the client's noise, not the server's latency.
-    const agents = servers.map(() => new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 }));
-    const getPage = (v: number) =>
-      new Promise<number>((resolve, reject) => {
-        const url = new URL(servers[v]!.url);
-        const req = nodeHttp.get({ host: url.hostname, port: url.port, path: pagePath, headers, agent: agents[v] }, (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => resolve(res.statusCode ?? 0));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-      });
     for (const server of servers) {
       const probe = await fetch(`${server.url}${pagePath}`, { headers });
       const probeBody = (await probe.json().catch(() => ({}))) as { data?: unknown[] };
       if (probe.status !== 200) throw new Error(`history route answered ${probe.status}: ${JSON.stringify(probeBody)}`);
       if (probeBody.data?.length !== PAGE) throw new Error(`expected a page of ${PAGE} messages, got ${probeBody.data?.length}`);
     }
-    for (const v of servers.keys()) for (let i = 0; i < WARMUP; i++) await getPage(v);
+    // The timed requests come from a lean client process of their own (bench/lib/sequential-http-client.mjs):
+    // this process's garbage-collection pauses are the load generator's noise, not the server's latency.
+    client = await startSequentialClient();
+    const getPages = (v: number, count: number) => client!.run(servers[v]!.url, pagePath, headers, count);
+    for (const v of servers.keys()) await getPages(v, WARMUP);
     const httpSamples: number[][] = servers.map(() => []);
     const cpuMs = servers.map(() => 0);
     const pgCpuMs: (number | null)[] = servers.map(() => 0);
@@ -170,19 +164,13 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
         const cpu0 = cpuTimeMs(server.pid);
         // Only this server's connections are busy during its batch (the other one waits its turn).
         const pg0 = await backendCpuMs();
-        for (let i = 0; i < BATCH; i++) {
-          const t0 = performance.now();
-          const status = await getPage(v);
-          if (status !== 200) throw new Error(`history route answered ${status}`);
-          httpSamples[v]!.push(performance.now() - t0);
-        }
+        httpSamples[v]!.push(...(await getPages(v, BATCH)));
         cpuMs[v]! += cpuTimeMs(server.pid) - cpu0;
         const pg1 = await backendCpuMs();
         pgCpuMs[v] = pg0 === null || pg1 === null || pgCpuMs[v] === null ? null : pgCpuMs[v]! + (pg1 - pg0);
       }
     }
     await sql.end();
-    for (const agent of agents) agent.destroy();
     // The same page through core listMessages inside each server process: no HTTP, no auth, no JSON text.
     const coreSamples: number[][] = [];
     for (const server of servers) {
@@ -264,6 +252,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
     return rows;
   } finally {
     await monitor?.end({ timeout: 1 }).catch(() => undefined);
+    client?.stop();
     await Promise.all(servers.map((server) => server.stop()));
     await handle.close().catch(() => undefined);
     await scratch.drop();

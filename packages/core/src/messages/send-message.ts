@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { flatTable, schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
+import { flatTable, releaseRows, schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
 import { OUTBOX_NOTIFY_CHANNEL, OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
@@ -387,6 +387,7 @@ class SendWriter {
           if (isTrue(r.endpoint)) this.withoutEndpoint.delete(r.workspace_id);
           else this.withoutEndpoint.add(r.workspace_id);
         }
+        releaseRows(rows);
       } catch {
         // Nothing of the batch was stored: each send alone below gets its own outcome. An endpoint may have
         // appeared (a send without payload failed the statement): the next batches ship payloads again.
@@ -818,6 +819,7 @@ class ContextReader {
         sessionUsable: raw.session_usable,
       });
     }
+    releaseRows(rows);
     return byOrd;
   }
 }
