@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { flatTable, releaseRows, schema, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
+import { flatTable, releaseRows, schema, writePipelineFor, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
 import { OUTBOX_NOTIFY_CHANNEL, OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
@@ -326,9 +326,11 @@ const MAX_BATCH = 64;
 const MAX_MEMO = 10_000;
 
 /**
- * Group commit for the common send. One batch statement is in flight per database handle; sends that
- * arrive meanwhile queue and go together in the next statement — one round trip, one plan and one commit
- * (one WAL flush) for all of them. A lone send does not wait: it is written at once, alone. The batch is
+ * Group commit for the common send. Sends that arrive while batches are in flight queue and go together in
+ * the next statement — one round trip, one plan and one commit (one WAL flush) for all of them. A lone send
+ * does not wait: it is written at once, alone. On PostgreSQL two batches may be in flight, pipelined on the
+ * writer's own connection (writePipelineFor): PostgreSQL runs them in the order sent, and starts the second
+ * as soon as the first commits. Elsewhere one is. The batch is
  * still one statement, so it commits or rolls back as a whole: every message with its outbox row (the
  * worker relies on that), seq numbers handed out per conversation in arrival order under the
  * conversation's row lock (gapless, F-20). If the batch fails (a concurrent duplicate client_id hitting
@@ -346,28 +348,42 @@ const MAX_MEMO = 10_000;
  */
 class SendWriter {
   private readonly queue: PendingWrite[] = [];
-  private writing = false;
+  /** Where batches go and how many may be in flight (writePipelineFor: two, pipelined, on PostgreSQL). */
+  private readonly batchDb: Executor;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private dispatchQueued = false;
   /** Workspaces whose latest batch saw no enabled webhook endpoint (their sends go without payload). */
   private readonly withoutEndpoint = new Set<string>();
 
-  constructor(private readonly db: Executor) {}
+  constructor(db: Executor) {
+    const pipeline = writePipelineFor(db);
+    this.batchDb = pipeline.db;
+    this.maxInFlight = pipeline.maxInFlight;
+  }
 
   write(payload: () => string, row: PendingRow): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ row, payload, resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        // Sends of the same tick (e.g. one request burst) join the first statement.
-        queueMicrotask(() => void this.drain());
+      if (!this.dispatchQueued && this.inFlight < this.maxInFlight) {
+        this.dispatchQueued = true;
+        // Sends of the same tick (e.g. one request burst) join one statement.
+        queueMicrotask(() => {
+          this.dispatchQueued = false;
+          this.dispatch();
+        });
       }
     });
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
-    } finally {
-      this.writing = false;
+  /** Starts batches while there are sends waiting and room in flight; each finished batch calls it again. */
+  private dispatch(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      this.inFlight += 1;
+      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight -= 1;
+        this.dispatch();
+      });
     }
   }
 
@@ -375,7 +391,7 @@ class SendWriter {
     if (batch.length > 1) {
       let seqs: Map<string, number> | undefined;
       try {
-        const rows = await batchStatementFor(this.db).all({
+        const rows = await batchStatementFor(this.batchDb).all({
           batch: JSON.stringify(
             batch.map((p, ord) => (this.withoutEndpoint.has(p.row.workspace_id) ? { ...p.row, ord } : { ...p.row, ord, payload: p.payload() })),
           ),
@@ -412,7 +428,7 @@ class SendWriter {
   }
 
   private async writeOne(row: PendingRow, payload: () => string): Promise<number> {
-    const rows = await insertStatementFor(this.db).execute({
+    const rows = await insertStatementFor(this.batchDb).execute({
       id: row.id,
       workspaceId: row.workspace_id,
       conversationId: row.conversation_id,
