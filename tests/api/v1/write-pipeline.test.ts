@@ -88,9 +88,9 @@ describe.each(backends.filter((b) => b === 'postgres'))('send write pipeline con
         Number((await monitor`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)[0]!.n);
       const pipeline = writePipelineFor(testDb.handle.db);
       await testDb.handle.db.execute(sql`select 1`);
-      const [{ pid }] = (await pipeline.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { pid: number }[];
-      const [{ n: open }] = await monitor`select count(*)::int as n from pg_stat_activity where pid = ${pid}`;
-      expect(open).toBe(1);
+      const pid = ((await pipeline.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { pid: number }[])[0]!.pid;
+      const open = await monitor`select count(*)::int as n from pg_stat_activity where pid = ${pid}`;
+      expect(Number(open[0]!.n)).toBe(1);
       expect(await others()).toBeGreaterThanOrEqual(2);
       await testDb.handle.close();
       // pg_stat_activity lets go of a backend a moment after its client hung up.
