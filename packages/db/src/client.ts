@@ -91,22 +91,24 @@ function preparingStatements<T extends postgres.Sql>(sql: T): T {
   });
 }
 
-/** Per database handle (PostgreSQL only): the one-connection handle its group-commit writes go through. */
-const writePipelines = new WeakMap<object, Database>();
+/** Per database handle (PostgreSQL only): the one-connection handle the send path's group statements use. */
+const sendPipelines = new WeakMap<object, Database>();
 
 /**
- * The handle a group-commit writer sends its batch statements through, and how many it may have in flight.
+ * The handle the send path's group statements go through (the context reads and the write batches of
+ * send-message.ts), and how many of each may be in flight.
  *
  * On PostgreSQL it is a client of its own with ONE connection, on which postgres.js pipelines: the next batch
  * is sent while the previous one is still running, PostgreSQL runs them one after the other on that backend,
- * so the writer's backend goes on to the next batch at once instead of idling until this process has read
- * the previous answer (measured: that wait was about half of a batch's 4.5 ms at saturation). Two batches on
- * two pool connections would instead queue on each other's conversation row locks. One connection also keeps
- * the batches in the order they were sent, so seq follows arrival order across batches too.
- * Anything else (PGlite, a transaction) answers itself with one batch in flight, as before.
+ * so the backend goes on to the next statement at once instead of idling until this process has read the
+ * previous answer (measured: that wait was about half of a write batch's 4.5 ms at saturation). Two write
+ * batches on two pool connections would instead queue on each other's conversation row locks. One connection
+ * also keeps the statements in the order they were sent: seq follows arrival order across batches, and a
+ * context read sees every batch sent before it committed.
+ * Anything else (PGlite, a transaction) answers itself with one statement of each kind in flight, as before.
  */
-export function writePipelineFor(db: Executor): { db: Executor; maxInFlight: number } {
-  const pipeline = writePipelines.get(db);
+export function sendPipelineFor(db: Executor): { db: Executor; maxInFlight: number } {
+  const pipeline = sendPipelines.get(db);
   return pipeline ? { db: pipeline, maxInFlight: 2 } : { db, maxInFlight: 1 };
 }
 
@@ -131,9 +133,9 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       types: {},
     });
     const db = drizzlePostgres(options.preparedStatements ? preparingStatements(client) : client, { schema }) as unknown as Database;
-    // The send path's write pipeline (writePipelineFor): one more connection, opened on the first send.
+    // The send path's pipeline (sendPipelineFor): one more connection, opened on the first send.
     const writerClient = postgres(options.url, { ...connection, max: 1, types: {} });
-    writePipelines.set(db, drizzlePostgres(writerClient, { schema }) as unknown as Database);
+    sendPipelines.set(db, drizzlePostgres(writerClient, { schema }) as unknown as Database);
     return {
       db,
       kind: 'postgres',

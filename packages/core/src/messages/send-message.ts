@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { flatTable, releaseRows, schema, writePipelineFor, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
+import { flatTable, releaseRows, schema, sendPipelineFor, type Database, type Executor, type JsonObject, type MaskedInfo } from '@reusable-chat/db';
 import type { DomainEventBus } from '../events/domain-events.ts';
 import { AppError, notFound } from '../errors/registry.ts';
 import { OUTBOX_NOTIFY_CHANNEL, OUTBOX_TOPICS } from '../outbox/enqueue-outbox.ts';
@@ -329,7 +329,7 @@ const MAX_MEMO = 10_000;
  * Group commit for the common send. Sends that arrive while batches are in flight queue and go together in
  * the next statement — one round trip, one plan and one commit (one WAL flush) for all of them. A lone send
  * does not wait: it is written at once, alone. On PostgreSQL two batches may be in flight, pipelined on the
- * writer's own connection (writePipelineFor): PostgreSQL runs them in the order sent, and starts the second
+ * send path's own connection (sendPipelineFor): PostgreSQL runs them in the order sent, and starts the second
  * as soon as the first commits. Elsewhere one is. The batch is
  * still one statement, so it commits or rolls back as a whole: every message with its outbox row (the
  * worker relies on that), seq numbers handed out per conversation in arrival order under the
@@ -348,7 +348,7 @@ const MAX_MEMO = 10_000;
  */
 class SendWriter {
   private readonly queue: PendingWrite[] = [];
-  /** Where batches go and how many may be in flight (writePipelineFor: two, pipelined, on PostgreSQL). */
+  /** Where batches go and how many may be in flight (sendPipelineFor: two, pipelined, on PostgreSQL). */
   private readonly batchDb: Executor;
   private readonly maxInFlight: number;
   private inFlight = 0;
@@ -357,7 +357,7 @@ class SendWriter {
   private readonly withoutEndpoint = new Set<string>();
 
   constructor(db: Executor) {
-    const pipeline = writePipelineFor(db);
+    const pipeline = sendPipelineFor(db);
     this.batchDb = pipeline.db;
     this.maxInFlight = pipeline.maxInFlight;
   }
@@ -766,32 +766,48 @@ interface PendingRead {
 type ContextStatement = { all(values: Record<string, unknown>): Promise<Record<string, unknown>[]> };
 
 /**
- * Group reads, like SendWriter: the sends that arrive while one context read is running are looked up
+ * Group reads, like SendWriter: the sends that arrive while context reads are running are looked up
  * together in the next, one statement for all (its planning — most of a lookup's cost — paid once). A lone
  * send is read at once. If a batch fails, each send is read alone so each gets its own outcome.
+ * On PostgreSQL the reads go through the same pipelined connection as SendWriter's batches (sendPipelineFor),
+ * two in flight: a read sent after a batch sees that batch committed, and one backend serving the whole send
+ * path was faster on two cores than reads on the pool (quick A/B, three pairs: +5.5 to +7.5 % messages/s).
  */
 class ContextReader {
   private readonly queue: PendingRead[] = [];
-  private reading = false;
   private statement: ContextStatement | undefined;
+  private readonly db: Executor;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private dispatchQueued = false;
 
-  constructor(private readonly db: Executor) {}
+  constructor(db: Executor) {
+    const pipeline = sendPipelineFor(db);
+    this.db = pipeline.db;
+    this.maxInFlight = pipeline.maxInFlight;
+  }
 
   read(key: ContextKey): Promise<ContextRow | undefined> {
     return new Promise<ContextRow | undefined>((resolve, reject) => {
       this.queue.push({ key, resolve, reject });
-      if (!this.reading) {
-        this.reading = true;
-        queueMicrotask(() => void this.drain());
+      if (!this.dispatchQueued && this.inFlight < this.maxInFlight) {
+        this.dispatchQueued = true;
+        queueMicrotask(() => {
+          this.dispatchQueued = false;
+          this.dispatch();
+        });
       }
     });
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
-    } finally {
-      this.reading = false;
+  /** Starts reads while there are sends waiting and room in flight; each finished read calls it again. */
+  private dispatch(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      this.inFlight += 1;
+      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight -= 1;
+        this.dispatch();
+      });
     }
   }
 

@@ -1,17 +1,17 @@
 import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schema, writePipelineFor } from '@reusable-chat/db';
+import { schema, sendPipelineFor } from '@reusable-chat/db';
 import { backends, createTenant, createTestDatabase, startStack, type Tenant, type TestStack } from '@reusable-chat/testing';
 import { callAs } from './helpers.ts';
 
 /**
- * The send path's group-commit writer pipelines its batches on a PostgreSQL connection of its own
- * (writePipelineFor, packages/db/src/client.ts): two batches in flight, run by one backend in the order sent.
- * What must hold: many concurrent sends still get gapless seq per conversation, in the order each sender
- * sent them; the pipeline really is one connection; and closing the handle closes it too.
+ * The send path's group statements (context reads and write batches) are pipelined on a PostgreSQL
+ * connection of their own (sendPipelineFor, packages/db/src/client.ts): two of each in flight, run by one
+ * backend in the order sent. What must hold: many concurrent sends still get gapless seq per conversation, in
+ * the order each sender sent them; the pipeline really is one connection; and closing the handle closes it.
  */
-describe.each(backends)('send write pipeline (%s)', (backend) => {
+describe.each(backends)('send pipeline (%s)', (backend) => {
   let stack: TestStack;
   let tenant: Tenant;
   let call: ReturnType<typeof callAs>;
@@ -31,7 +31,7 @@ describe.each(backends)('send write pipeline (%s)', (backend) => {
   });
 
   it('answers with its own one-connection handle and two batches in flight on PostgreSQL, the handle itself elsewhere', async () => {
-    const pipeline = writePipelineFor(stack.db);
+    const pipeline = sendPipelineFor(stack.db);
     if (backend === 'postgres') {
       expect(pipeline.db).not.toBe(stack.db);
       expect(pipeline.maxInFlight).toBe(2);
@@ -43,7 +43,7 @@ describe.each(backends)('send write pipeline (%s)', (backend) => {
     }
     // A transaction writes through itself: its statements must stay inside it.
     await stack.db.transaction(async (tx) => {
-      expect(writePipelineFor(tx)).toEqual({ db: tx, maxInFlight: 1 });
+      expect(sendPipelineFor(tx)).toEqual({ db: tx, maxInFlight: 1 });
     });
   });
 
@@ -79,14 +79,14 @@ describe.each(backends)('send write pipeline (%s)', (backend) => {
   });
 });
 
-describe.each(backends.filter((b) => b === 'postgres'))('send write pipeline connection lifetime (%s)', (backend) => {
+describe.each(backends.filter((b) => b === 'postgres'))('send pipeline connection lifetime (%s)', (backend) => {
   it('is opened by the first write and closed with the handle', async () => {
     const testDb = await createTestDatabase(backend);
     const monitor = postgres(testDb.url!, { max: 1, onnotice: () => undefined });
     try {
       const others = async () =>
         Number((await monitor`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)[0]!.n);
-      const pipeline = writePipelineFor(testDb.handle.db);
+      const pipeline = sendPipelineFor(testDb.handle.db);
       await testDb.handle.db.execute(sql`select 1`);
       const pid = ((await pipeline.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { pid: number }[])[0]!.pid;
       const open = await monitor`select count(*)::int as n from pg_stat_activity where pid = ${pid}`;
