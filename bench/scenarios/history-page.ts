@@ -188,7 +188,7 @@ export async function benchHistoryPage(postgresUrl: string | undefined): Promise
 
     const scenarioName = 'history page (1M messages, PostgreSQL)';
     const common = `${count.toLocaleString('en-US')} messages in DB (bulk-loaded in ${loadS} s); ${ITERATIONS} sequential requests after ${WARMUP} warm-up`;
-    const httpWhat = `GET /api/v1/conversations/{id}/messages?limit=${PAGE} end to end: HTTP on 127.0.0.1, Fastify, API-key auth (cached), access check + page in one statement, JSON`;
+    const httpWhat = `GET /api/v1/conversations/{id}/messages?limit=${PAGE} end to end, one at a time from a client process of its own: HTTP on 127.0.0.1, Fastify, API-key auth (cached), access check + page in one statement, JSON`;
     const coreWhat = 'core listMessages in the server process: the statement and the message JSON objects, no HTTP/auth/serialisation';
     const rows: BenchRow[] = [];
     for (const metric of ['p50', 'p99'] as const) {
