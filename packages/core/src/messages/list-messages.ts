@@ -61,12 +61,11 @@ interface PageRow {
 export async function listMessagesJson(params: ListMessagesParams): Promise<string> {
   const page = await readPage(params);
   const serializeAttachment = params.serializeAttachment ?? toAttachmentSummaryJson;
-  let text = '{"data":[';
-  for (let i = 0; i < page.rows.length; i++) {
-    if (i > 0) text += ',';
-    text += messageText(page.rows[i]!, serializeAttachment);
-  }
-  return `${text}],"next_cursor":${page.nextCursor === null ? 'null' : JSON.stringify(page.nextCursor)}}`;
+  // Joined, not appended: join writes one flat string, where += built a rope of a thousand pieces that the
+  // HTTP layer then flattened into a copy (the page's largest allocations, measured).
+  const parts = new Array<string>(page.rows.length);
+  for (let i = 0; i < page.rows.length; i++) parts[i] = messageText(page.rows[i]!, serializeAttachment);
+  return `{"data":[${parts.join(',')}],"next_cursor":${page.nextCursor === null ? 'null' : JSON.stringify(page.nextCursor)}}`;
 }
 
 /** The same page as message objects (core callers). */
