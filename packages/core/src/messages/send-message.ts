@@ -320,8 +320,46 @@ interface PendingWrite {
   reject(err: unknown): void;
 }
 
-/** Sends that arrive while a batch is being written wait for the next one; this many at most per statement. */
+/** Sends that arrive while batches are in flight wait for the next one; this many at most per statement. */
 const MAX_BATCH = 64;
+
+/**
+ * The group-commit queue of SendWriter and ContextReader: items wait while `maxInFlight` batches run, and go
+ * together (at most MAX_BATCH) in the next. `flush` settles every item of its batch and never rejects.
+ */
+class BatchQueue<T> {
+  private readonly queue: T[] = [];
+  private inFlight = 0;
+  private dispatchQueued = false;
+
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly flush: (batch: T[]) => Promise<void>,
+  ) {}
+
+  push(item: T): void {
+    this.queue.push(item);
+    if (!this.dispatchQueued && this.inFlight < this.maxInFlight) {
+      this.dispatchQueued = true;
+      // Items of the same tick (e.g. one request burst) join one batch.
+      queueMicrotask(() => {
+        this.dispatchQueued = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  /** Starts batches while items wait and there is room in flight; each finished batch calls it again. */
+  private dispatch(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      this.inFlight += 1;
+      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight -= 1;
+        this.dispatch();
+      });
+    }
+  }
+}
 /** Workspaces remembered without endpoint per writer before the memo starts over (bounds its memory). */
 const MAX_MEMO = 10_000;
 
@@ -347,44 +385,20 @@ const MAX_MEMO = 10_000;
  * alone with its payload — the outbox stays exact, the memo only saves work.
  */
 class SendWriter {
-  private readonly queue: PendingWrite[] = [];
-  /** Where batches go and how many may be in flight (sendPipelineFor: two, pipelined, on PostgreSQL). */
+  /** Where batches go (sendPipelineFor: the pipelined connection on PostgreSQL). */
   private readonly batchDb: Executor;
-  private readonly maxInFlight: number;
-  private inFlight = 0;
-  private dispatchQueued = false;
+  private readonly pending: BatchQueue<PendingWrite>;
   /** Workspaces whose latest batch saw no enabled webhook endpoint (their sends go without payload). */
   private readonly withoutEndpoint = new Set<string>();
 
   constructor(db: Executor) {
     const pipeline = sendPipelineFor(db);
     this.batchDb = pipeline.db;
-    this.maxInFlight = pipeline.maxInFlight;
+    this.pending = new BatchQueue(pipeline.maxInFlight, (batch) => this.flush(batch));
   }
 
   write(payload: () => string, row: PendingRow): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ row, payload, resolve, reject });
-      if (!this.dispatchQueued && this.inFlight < this.maxInFlight) {
-        this.dispatchQueued = true;
-        // Sends of the same tick (e.g. one request burst) join one statement.
-        queueMicrotask(() => {
-          this.dispatchQueued = false;
-          this.dispatch();
-        });
-      }
-    });
-  }
-
-  /** Starts batches while there are sends waiting and room in flight; each finished batch calls it again. */
-  private dispatch(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      this.inFlight += 1;
-      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
-        this.inFlight -= 1;
-        this.dispatch();
-      });
-    }
+    return new Promise<number>((resolve, reject) => this.pending.push({ row, payload, resolve, reject }));
   }
 
   private async flush(batch: PendingWrite[]): Promise<void> {
@@ -774,41 +788,18 @@ type ContextStatement = { all(values: Record<string, unknown>): Promise<Record<s
  * path was faster on two cores than reads on the pool (quick A/B, three pairs: +5.5 to +7.5 % messages/s).
  */
 class ContextReader {
-  private readonly queue: PendingRead[] = [];
   private statement: ContextStatement | undefined;
   private readonly db: Executor;
-  private readonly maxInFlight: number;
-  private inFlight = 0;
-  private dispatchQueued = false;
+  private readonly pending: BatchQueue<PendingRead>;
 
   constructor(db: Executor) {
     const pipeline = sendPipelineFor(db);
     this.db = pipeline.db;
-    this.maxInFlight = pipeline.maxInFlight;
+    this.pending = new BatchQueue(pipeline.maxInFlight, (batch) => this.flush(batch));
   }
 
   read(key: ContextKey): Promise<ContextRow | undefined> {
-    return new Promise<ContextRow | undefined>((resolve, reject) => {
-      this.queue.push({ key, resolve, reject });
-      if (!this.dispatchQueued && this.inFlight < this.maxInFlight) {
-        this.dispatchQueued = true;
-        queueMicrotask(() => {
-          this.dispatchQueued = false;
-          this.dispatch();
-        });
-      }
-    });
-  }
-
-  /** Starts reads while there are sends waiting and room in flight; each finished read calls it again. */
-  private dispatch(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      this.inFlight += 1;
-      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
-        this.inFlight -= 1;
-        this.dispatch();
-      });
-    }
+    return new Promise<ContextRow | undefined>((resolve, reject) => this.pending.push({ key, resolve, reject }));
   }
 
   private async flush(batch: PendingRead[]): Promise<void> {
