@@ -134,8 +134,8 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     });
     const db = drizzlePostgres(options.preparedStatements ? preparingStatements(client) : client, { schema }) as unknown as Database;
     // The send path's pipeline (sendPipelineFor): one more connection, opened on the first send.
-    const writerClient = postgres(options.url, { ...connection, max: 1, types: {} });
-    sendPipelines.set(db, drizzlePostgres(writerClient, { schema }) as unknown as Database);
+    const pipelineClient = postgres(options.url, { ...connection, max: 1, types: {} });
+    sendPipelines.set(db, drizzlePostgres(pipelineClient, { schema }) as unknown as Database);
     return {
       db,
       kind: 'postgres',
@@ -154,7 +154,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
         }
       },
       async close() {
-        await Promise.all([client.end({ timeout: 5 }), writerClient.end({ timeout: 5 })]);
+        await Promise.all([client.end({ timeout: 5 }), pipelineClient.end({ timeout: 5 })]);
       },
     };
   }

@@ -19,6 +19,7 @@ export async function preparedRows<Row>(db: Executor, text: string, params: unkn
   const client = driverClient(db);
   if (typeof (client as Partial<PostgresJsClient>).unsafe === 'function') {
     const result = (await (client as PostgresJsClient).unsafe(text, params, { prepare: true })) as Row[];
+    // The caller gets a plain copy and the driver's array is emptied (releaseRows: why, below).
     const rows = result.slice();
     releaseRows(result);
     return rows;

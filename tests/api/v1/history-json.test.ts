@@ -191,7 +191,7 @@ describe.each(backends)('history page JSON text (%s)', (backend) => {
     expect(await flags(message!.id)).toEqual({ a: true, r: true });
     expect((await page()).reactions).toEqual([{ emoji: '👍', count: 1, user_ids: [user!.id] }]);
 
-    // Removing the last reaction leaves the flag set (it only saves lookups): the page still reads the truth.
+    // Removing the last reaction leaves the flag set (the flag merely saves lookups): the page still reads the truth.
     await db.delete(schema.reactions).where(eq(schema.reactions.messageId, message!.id));
     expect(await flags(message!.id)).toEqual({ a: true, r: true });
     expect((await page()).reactions).toEqual([]);
