@@ -11,12 +11,20 @@ import { callAs, useTenantStack } from './helpers.ts';
  * batch alike. Without an endpoint there is nothing to deliver, so no relay, job or endpoint lookup follows.
  * A batch leaves the payload out for a workspace its writer last saw without endpoint: the burst right after
  * the endpoint is created is such a batch, and must still get its rows (the statement fails, each send is
- * written alone with its payload).
+ * written alone with its payload). The message.created event says which it was, so the in-process relay is woken
+ * only when there is a row to relay (at saturation it was woken for every batch, to find nothing).
  */
 describe.each(backends)('message outbox rows follow the workspace’s webhook endpoints (%s)', (backend) => {
   const ctx = useTenantStack(backend);
   let conversationId: string;
+  /** recordedInOutbox of every message.created event of this workspace, by seq. */
+  const recorded = new Map<number, string | undefined>();
   beforeAll(async () => {
+    ctx.stack.deps.events.subscribe((event) => {
+      if (event.type === 'message.created' && event.workspaceId === ctx.tenant.workspaceId) {
+        recorded.set(event.message.seq as number, event.recordedInOutbox);
+      }
+    });
     await ctx.call('POST', '/api/v1/users', { external_id: 'alice', name: 'Alice' });
     await ctx.call('POST', '/api/v1/users', { external_id: 'bob', name: 'Bob' });
     conversationId = (await ctx.call('POST', '/api/v1/conversations', { participants: [{ external_id: 'alice' }, { external_id: 'bob' }] })).json().id;
@@ -51,6 +59,7 @@ describe.each(backends)('message outbox rows follow the workspace’s webhook en
     const seqs = await sendRound('before');
     expect(seqs).toHaveLength(7);
     expect(await outboxSeqs()).toEqual([]);
+    expect(seqs.map((seq) => recorded.get(seq))).toEqual(Array(7).fill('none'));
   });
 
   it('writes one row per message, with its seq, once an endpoint is enabled; none again after it is deleted', async () => {
@@ -58,10 +67,12 @@ describe.each(backends)('message outbox rows follow the workspace’s webhook en
     expect(created.statusCode).toBe(201);
     const seqs = await sendRound('with endpoint');
     expect(await outboxSeqs()).toEqual(seqs);
+    expect(seqs.map((seq) => recorded.get(seq))).toEqual(Array(7).fill('written'));
 
     expect((await ctx.call('DELETE', `/api/v1/webhooks/${created.json().id as string}`)).statusCode).toBe(204);
-    await sendRound('after delete');
+    const after = await sendRound('after delete');
     expect(await outboxSeqs()).toEqual(seqs);
+    expect(after.map((seq) => recorded.get(seq))).toEqual(Array(7).fill('none'));
   });
 
   it('another workspace’s endpoint does not make this workspace write rows', async () => {

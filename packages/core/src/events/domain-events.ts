@@ -12,8 +12,12 @@ export type DomainEvent =
       excludeSocketId?: string;
       /** Participants who blocked the sender: their sockets must not receive it (SPEC §6). */
       hiddenFromUserIds?: string[];
-      /** Set when the use-case already wrote the outbox row inside its transaction; the listener skips it. */
-      recordedInOutbox?: boolean;
+      /**
+       * Set when the use-case already settled the event's outbox row in its own write, so the listener records
+       * nothing: `written` (a row for the relay) or `none` (the workspace has no enabled webhook endpoint, so
+       * there is nothing to relay and the relay is not woken).
+       */
+      recordedInOutbox?: 'written' | 'none';
     }
   | { type: 'message.updated'; workspaceId: string; conversationId: string; message: Record<string, unknown> }
   | { type: 'message.deleted'; workspaceId: string; conversationId: string; message: Record<string, unknown> }

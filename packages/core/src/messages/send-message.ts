@@ -210,7 +210,7 @@ export async function sendMessage(params: {
     deletedAt: null,
   };
 
-  let stored: { message: MessageRow; reportId: string | null; json: MessageJson | null };
+  let stored: StoredMessage;
   try {
     stored =
       sender.type === 'user' && attachmentIds.length === 0 && !flagged && !draft.isInternal
@@ -239,7 +239,7 @@ export async function sendMessage(params: {
       workspaceId,
       conversationId,
       message: json as unknown as Record<string, unknown>,
-      recordedInOutbox: true,
+      recordedInOutbox: stored.outboxed ? 'written' : 'none',
       ...(blockerIds.length > 0 ? { hiddenFromUserIds: blockerIds } : {}),
       ...(params.excludeSocketId ? { excludeSocketId: params.excludeSocketId } : {}),
     });
@@ -254,7 +254,15 @@ export async function sendMessage(params: {
   return { message: stored.message, json, created: true };
 }
 
-type StoredMessage = { message: MessageRow; reportId: string | null; json: MessageJson | null };
+/** `outboxed`: whether the write stored an outbox row (only a workspace with an enabled webhook endpoint gets one). */
+type StoredMessage = { message: MessageRow; reportId: string | null; json: MessageJson | null; outboxed: boolean };
+
+/** What the send writer answers for one send. */
+interface WrittenSend {
+  readonly seq: number;
+  /** An outbox row was stored with it (hasEnabledEndpoint). */
+  readonly outboxed: boolean;
+}
 
 /**
  * The common send (a chat user's text, not flagged): its row, outbox entry and read marker go into the
@@ -279,7 +287,7 @@ async function storeInOneStatement(
     if (!event) throw new Error('message.created has no webhook event');
     return JSON.stringify({ event });
   };
-  const seq = await sendWriterFor(db).write(payload, {
+  const { seq, outboxed } = await sendWriterFor(db).write(payload, {
     id: message.id,
     workspace_id: draft.workspaceId,
     conversation_id: draft.conversationId,
@@ -294,7 +302,7 @@ async function storeInOneStatement(
   });
   message.seq = seq;
   json.seq = seq;
-  return { message, reportId: null, json };
+  return { message, reportId: null, json, outboxed };
 }
 
 /** One message for the write statements, named like the columns (it travels as JSON). */
@@ -316,7 +324,7 @@ interface PendingWrite {
   readonly row: PendingRow;
   /** The outbox payload (JSON text) with seq still 0. */
   readonly payload: () => string;
-  resolve(seq: number): void;
+  resolve(written: WrittenSend): void;
   reject(err: unknown): void;
 }
 
@@ -403,13 +411,13 @@ class SendWriter {
     this.pending = new BatchQueue(pipeline.maxInFlight, (batch) => this.flush(batch));
   }
 
-  write(payload: () => string, row: PendingRow): Promise<number> {
-    return new Promise<number>((resolve, reject) => this.pending.push({ row, payload, resolve, reject }));
+  write(payload: () => string, row: PendingRow): Promise<WrittenSend> {
+    return new Promise<WrittenSend>((resolve, reject) => this.pending.push({ row, payload, resolve, reject }));
   }
 
   private async flush(batch: PendingWrite[]): Promise<void> {
     if (batch.length > 1) {
-      let seqs: Map<string, number> | undefined;
+      let written: Map<string, WrittenSend> | undefined;
       try {
         const rows = await batchStatementFor(this.batchDb).all({
           batch: JSON.stringify(
@@ -417,10 +425,14 @@ class SendWriter {
           ),
           topic: OUTBOX_TOPICS.webhookEvent,
         });
-        seqs = new Map(rows.map((r) => [r.id, Number(r.seq)]));
+        written = new Map();
         if (this.withoutEndpoint.size > MAX_MEMO) this.withoutEndpoint.clear();
         for (const r of rows) {
-          if (isTrue(r.endpoint)) this.withoutEndpoint.delete(r.workspace_id);
+          // A row's workspace has an enabled endpoint exactly when the statement stored its outbox row (a send
+          // without payload there would have failed the whole statement).
+          const outboxed = isTrue(r.endpoint);
+          written.set(r.id, { seq: Number(r.seq), outboxed });
+          if (outboxed) this.withoutEndpoint.delete(r.workspace_id);
           else this.withoutEndpoint.add(r.workspace_id);
         }
         releaseRows(rows);
@@ -429,10 +441,10 @@ class SendWriter {
         // appeared (a send without payload failed the statement): the next batches ship payloads again.
         for (const p of batch) this.withoutEndpoint.delete(p.row.workspace_id);
       }
-      if (seqs) {
+      if (written) {
         for (const p of batch) {
-          const seq = seqs.get(p.row.id);
-          if (seq !== undefined && Number.isInteger(seq) && seq > 0) p.resolve(seq);
+          const w = written.get(p.row.id);
+          if (w !== undefined && Number.isInteger(w.seq) && w.seq > 0) p.resolve(w);
           else p.reject(notFound('Conversation'));
         }
         return;
@@ -447,7 +459,7 @@ class SendWriter {
     }
   }
 
-  private async writeOne(row: PendingRow, payload: () => string): Promise<number> {
+  private async writeOne(row: PendingRow, payload: () => string): Promise<WrittenSend> {
     const rows = await insertStatementFor(this.batchDb).execute({
       id: row.id,
       workspaceId: row.workspace_id,
@@ -465,7 +477,7 @@ class SendWriter {
     });
     const seq = Number(rows[0]?.seq);
     if (!rows[0] || !Number.isInteger(seq) || seq < 1) throw notFound('Conversation');
-    return seq;
+    return { seq, outboxed: Number(rows[0].outboxed) > 0 };
   }
 }
 
@@ -571,7 +583,7 @@ function batchStatementFor(db: Executor): BatchStatement {
   return statement;
 }
 
-type InsertStatement = { execute(values: Record<string, unknown>): Promise<{ seq: number | string }[]> };
+type InsertStatement = { execute(values: Record<string, unknown>): Promise<{ seq: number | string; outboxed: number | string }[]> };
 const insertStatements = new WeakMap<Executor, InsertStatement>();
 
 /**
@@ -608,7 +620,7 @@ function insertStatementFor(db: Executor): InsertStatement {
       returning 1`);
   const statement = db
     .with(bumped, inserted, outboxed, markedRead)
-    .select({ seq: sql<number>`inserted.seq`, notified: outboxNotify })
+    .select({ seq: sql<number>`inserted.seq`, outboxed: sql<number>`(select count(*) from outboxed)::int`, notified: outboxNotify })
     .from(sql`inserted`)
     .prepare('send_message_insert') as unknown as InsertStatement;
   insertStatements.set(db, statement);
@@ -660,16 +672,18 @@ async function storeInTransaction(
     // The webhook side effect is written in this same transaction (transactional outbox): a committed
     // message never loses its webhooks, even if the process dies right after the commit (issue 6, F-01).
     let json: MessageJson | null = null;
+    let outboxed = false;
     if (!message.isInternal) {
       json =
         sender.type === 'agent' || p.attachmentIds.length > 0
           ? await serializeOne(tx, workspaceId, message, p.serializeAttachment)
           : toMessageJson(message, { senderUser: p.senderUser, attachments: [], reactions: [] });
-      await recordDomainEventInOutbox(
-        tx,
-        { type: 'message.created', workspaceId, conversationId, message: json as unknown as Record<string, unknown> },
-        now,
-      );
+      outboxed =
+        (await recordDomainEventInOutbox(
+          tx,
+          { type: 'message.created', workspaceId, conversationId, message: json as unknown as Record<string, unknown> },
+          now,
+        )) > 0;
     }
     if (sender.type === 'user') {
       await tx
@@ -677,7 +691,7 @@ async function storeInTransaction(
         .set({ lastReadSeq: sql`greatest(${schema.participants.lastReadSeq}, ${message.seq})` })
         .where(and(eq(schema.participants.conversationId, conversationId), eq(schema.participants.chatUserId, sender.chatUserId)));
     }
-    return { message, reportId, json };
+    return { message, reportId, json, outboxed };
   });
 }
 

@@ -39,7 +39,7 @@ export function subscribeOutboxListener(params: {
 }): () => void {
   return params.events.subscribe(async (event) => {
     if ('recordedInOutbox' in event && event.recordedInOutbox) {
-      params.onRecorded?.();
+      if (event.recordedInOutbox === 'written') params.onRecorded?.();
       return;
     }
     const written = await recordDomainEventInOutbox(params.db, event, params.now?.() ?? new Date());
