@@ -1,6 +1,7 @@
 /**
  * The server under test, in its own process so the load generator (parent) and the server do not share an
- * event loop or a heap. Configuration comes from the environment exactly as in production (loadConfig);
+ * event loop or a heap. It runs startServer from the production bundle the parent names in BENCH_SERVER_MODULE
+ * (startServerChild builds it when stale), so the bench measures the code `npm start` runs. Configuration comes from the environment exactly as in production (loadConfig);
  * the parent talks to it over the IPC channel:
  *   → {type:'ready', url, pid}                 once listening
  *   ← {type:'core-send', ...}                  fallback when the HTTP route does not exist yet: run sendMessage in-process
@@ -8,7 +9,7 @@
  */
 import { loadConfig } from '@reusable-chat/config';
 import { listMessages, sendMessage } from '@reusable-chat/core';
-import { startServer } from '../../apps/server/src/main.ts';
+import type * as ServerMain from '../../apps/server/src/main.ts';
 import { summarize } from './stats.ts';
 
 interface CoreSendRequest {
@@ -28,6 +29,8 @@ interface CoreHistoryRequest {
   iterations: number;
 }
 
+// The sources only when no bundle is named (this file started by hand).
+const { startServer } = (await import(process.env.BENCH_SERVER_MODULE ?? '../../apps/server/src/main.ts')) as typeof ServerMain;
 const server = await startServer({ config: loadConfig(process.env), logger: process.env.BENCH_SERVER_LOG ?? 'warn' });
 process.send!({ type: 'ready', url: String(server.url).replace('localhost', '127.0.0.1'), pid: process.pid });
 

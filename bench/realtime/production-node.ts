@@ -9,29 +9,16 @@
  * Pusher HTTP API (the production path, signed by the `pusher` SDK), and CPU and RSS are read from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import PusherServer from 'pusher';
 import { createDatabase } from '@reusable-chat/db';
 import { createMigratedDatabase } from '../lib/postgres.ts';
+import { REPO_ROOT } from '../lib/process.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST_MAIN = path.join(REPO_ROOT, 'apps', 'server', 'dist', 'main.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Builds apps/server/dist when missing or older than its sources (scripts/build.mjs decides, as `npm start` does). */
-export async function ensureServerBundle(): Promise<string> {
-  const { isBuildStale, build } = (await import(pathToFileURL(path.join(REPO_ROOT, 'scripts', 'build.mjs')).href)) as {
-    isBuildStale: () => boolean;
-    build: (o: { quiet: boolean }) => Promise<void>;
-  };
-  if (isBuildStale()) await build({ quiet: true });
-  if (!existsSync(DIST_MAIN)) throw new Error('apps/server/dist/main.js missing after the build');
-  return DIST_MAIN;
-}
 
 /** A port nothing listens on right now (the node is told it in PORT). */
 export async function freePort(): Promise<number> {

@@ -14,7 +14,8 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { childPids, ensureServerBundle, freePort, prepareProductionDatabase, processCpuUs, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
+import { childPids, freePort, prepareProductionDatabase, processCpuUs, startProductionNode, type ProductionDatabase, type ProductionNode } from './production-node.ts';
+import { ensureServerBundle } from '../lib/process.ts';
 
 interface Child {
   readonly port: number;
