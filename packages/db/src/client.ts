@@ -12,6 +12,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import * as schema from './schema/index.ts';
+import { noDelaySocketOption } from './tcp-no-delay.ts';
 
 export type Schema = typeof schema;
 /** Both drivers produce this type; core code never needs to know which one it talks to. */
@@ -118,7 +119,7 @@ const MIGRATION_LOCK_ID = 7_311_942_013;
 export async function createDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const migrationsFolder = resolveMigrationsDir();
   if (options.kind === 'postgres') {
-    const connection = { idle_timeout: 30, connect_timeout: 5, onnotice: () => undefined };
+    const connection = { idle_timeout: 30, connect_timeout: 5, onnotice: () => undefined, ...noDelaySocketOption(options.url) };
     const client = postgres(options.url, {
       ...connection,
       max: options.maxConnections ?? 10,
@@ -144,7 +145,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       },
       async migrate() {
         // One dedicated connection, so the advisory lock and the migration share a session.
-        const single = postgres(options.url, { max: 1, onnotice: () => undefined });
+        const single = postgres(options.url, { ...connection, max: 1 });
         try {
           await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
           await migratePostgres(drizzlePostgres(single), { migrationsFolder });
