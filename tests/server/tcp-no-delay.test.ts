@@ -50,13 +50,19 @@ describe('TCP_NODELAY on PostgreSQL connections', () => {
 
   it.runIf(TEST_DATABASE_URL)('carries queries for postgres.js, and every connection of a database handle is opened with it', async () => {
     const connect = vi.spyOn(net, 'connect');
-    const sql = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => undefined, ...noDelaySocketOption(TEST_DATABASE_URL!) });
+    const sql = postgres(TEST_DATABASE_URL!, { max: 1, idle_timeout: 0.2, onnotice: () => undefined, ...noDelaySocketOption(TEST_DATABASE_URL!) });
     try {
       expect((await sql`select 41 + 1 as answer`)[0]).toEqual({ answer: 42 });
+      expect(connect).toHaveBeenCalledTimes(1);
+      // A connection closed (here: idle past idle_timeout) is opened again through the factory.
+      const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const [{ pid: again }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      expect(again).not.toBe(pid);
+      expect(connect).toHaveBeenCalledTimes(2);
     } finally {
       await sql.end({ timeout: 5 });
     }
-    expect(connect).toHaveBeenCalledTimes(1);
 
     connect.mockClear();
     const handle = await createDatabase({ kind: 'postgres', url: TEST_DATABASE_URL! });
