@@ -55,10 +55,10 @@ describe('TCP_NODELAY on PostgreSQL connections', () => {
       expect((await sql`select 41 + 1 as answer`)[0]).toEqual({ answer: 42 });
       expect(connect).toHaveBeenCalledTimes(1);
       // A connection closed (here: idle past idle_timeout) is opened again through the factory.
-      const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const backendPid = async () => (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+      const pid = await backendPid();
       await new Promise((resolve) => setTimeout(resolve, 600));
-      const [{ pid: again }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
-      expect(again).not.toBe(pid);
+      expect(await backendPid()).not.toBe(pid);
       expect(connect).toHaveBeenCalledTimes(2);
     } finally {
       await sql.end({ timeout: 5 });
