@@ -155,7 +155,7 @@ const CONVERSATION_TYPES: readonly ConversationType[] = ['direct', 'group', 'sup
  * generic plan's cost is estimated for an unknown limit, dearer than every custom plan, so PostgreSQL kept
  * planning each page afresh (pg_prepared_statements: 1 050 custom plans, 0 generic; 0.49 ms of PostgreSQL CPU
  * per page against 0.26 ms with the generic plan). A handful of sizes keeps the statements per connection few
- * whatever limits clients ask for; the rows past `take` are dropped here. The send path's
+ * whatever limits clients ask for; readPage keeps the first `take` rows. The send path's
  * statements are prepared as well, so a pooler in front of PostgreSQL must support prepared statements
  * (pgbouncer ≥ 1.21 with max_prepared_statements) either way. The ids are checked here before they reach
  * PostgreSQL: something that is not a UUID names no row (404), as any unknown id.
@@ -170,8 +170,8 @@ const PAGE_ROW_LIMITS = [11, 26, 51, MESSAGE_PAGE_MAX + 1] as const;
 
 function pageRowLimit(take: number): number {
   if (take === 0) return 0;
-  const limit = PAGE_ROW_LIMITS.find((l) => l >= take);
-  if (limit === undefined || !Number.isSafeInteger(take) || take < 0) throw new Error(`page of ${take} rows is out of range`);
+  const limit = Number.isSafeInteger(take) && take > 0 ? PAGE_ROW_LIMITS.find((l) => l >= take) : undefined;
+  if (limit === undefined) throw new Error(`page of ${take} rows is out of range`);
   return limit;
 }
 
@@ -183,7 +183,8 @@ function intValue(value: number): number {
 /**
  * The page statement (one round trip, see above). `take` 0 only checks access. Rows come newest first for a backward page and oldest
  * first for a forward one; a readable conversation always yields at least one row (message columns null when
- * the page is empty), an unreadable one none.
+ * the page is empty), an unreadable one none. At least `take` rows come back when that many exist, and up to
+ * its rounded-up statement limit (pageRowLimit): the caller reads the first `take`.
  */
 async function pageRows(
   db: Executor,
@@ -252,10 +253,7 @@ async function pageRows(
     ) p on true
     where c.id = $2::uuid and c.workspace_id = $1::uuid${conversationFilters}
     order by p.seq ${order}`;
-  const rows = await preparedRows<PageRow>(db, statement, params);
-  // The statement's limit is rounded up (pageRowLimit); rows come in page order, so the first `take` are the page.
-  if (rows.length > Math.max(q.take, 1)) rows.length = q.take;
-  return rows;
+  return preparedRows<PageRow>(db, statement, params);
 }
 
 function json(value: unknown): unknown {
